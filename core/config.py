@@ -1,0 +1,196 @@
+"""The configuration schema, declared once, and its loader.
+
+Every key has a type, a default and a range; ``config.yaml`` documents the same keys. A bad
+value or an unknown key is a :class:`~core.errors.ConfigError` naming the key, the value and
+what is allowed. Configs written for the older flat layout are mapped onto the sections.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from core.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config.yaml"
+MODES = ("conversation", "transcribe")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+
+
+class ModelSettings(_Section):
+    id: str = Field("mistralai/Voxtral-Mini-3B-2507", min_length=1,
+                    description="Hugging Face model id or local model folder")
+    device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    attn_implementation: Literal["auto", "eager", "sdpa", "flash_attention_2"] = "auto"
+    trust_remote_code: bool = False
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if value in ("auto", "cpu", "cuda", "mps") or (
+            value.startswith("cuda:") and value[5:].isdigit()
+        ):
+            return value
+        raise ValueError("must be one of auto, cpu, cuda, cuda:N (N a GPU index), mps")
+
+
+class AudioSettings(_Section):
+    sample_rate: int = Field(16000, ge=8000, le=192000,
+                             description="rate assumed for arrays passed without sample_rate")
+    silence_threshold_dbfs: float = Field(-45.0, ge=-100.0, lt=0.0)
+    min_speech_s: float = Field(0.2, ge=0.0, le=10.0)
+    min_clip_s: float = Field(0.1, gt=0.0, le=10.0)
+    max_clip_s: float = Field(30.0, gt=0.0, le=3600.0)
+    handoff: Literal["auto", "memory", "file"] = "auto"
+
+
+class GenerationSettings(_Section):
+    max_new_tokens: int = Field(256, ge=1, le=32768)
+    do_sample: bool = False
+    temperature: float = Field(0.7, gt=0.0, le=5.0)
+    top_p: float = Field(0.9, gt=0.0, le=1.0)
+    repetition_penalty: float = Field(1.0, gt=0.0, le=5.0)
+
+
+class ChunkedResponseSettings(_Section):
+    enabled: bool = True
+    chunk_size_words: int = Field(4, ge=1, le=1000)
+    streamer_timeout_s: float = Field(60.0, gt=0.0, le=3600.0)
+    generation: GenerationSettings = GenerationSettings()
+
+
+class PromptSettings(_Section):
+    conversation: str = Field(
+        "Listen to the user's spoken message and answer it helpfully and briefly.", min_length=1
+    )
+    transcribe: str = Field(
+        "Transcribe the audio verbatim. Output only the words that were spoken.", min_length=1
+    )
+
+
+class Config(_Section):
+    model: ModelSettings = ModelSettings()
+    audio: AudioSettings = AudioSettings()
+    chunked_response: ChunkedResponseSettings = ChunkedResponseSettings()
+    prompts: PromptSettings = PromptSettings()
+
+    def prompt_for(self, mode: str) -> str:
+        return getattr(self.prompts, mode)
+
+
+# The older flat layout: one level of keys. Each maps onto a (section, ..., key) path.
+_FLAT_KEYS: dict[str, tuple[str, ...]] = {
+    "model_name": ("model", "id"),
+    "model_id": ("model", "id"),
+    "device": ("model", "device"),
+    "torch_dtype": ("model", "dtype"),
+    "dtype": ("model", "dtype"),
+    "attn_implementation": ("model", "attn_implementation"),
+    "trust_remote_code": ("model", "trust_remote_code"),
+    "sample_rate": ("audio", "sample_rate"),
+    "silence_threshold_dbfs": ("audio", "silence_threshold_dbfs"),
+    "silence_threshold_db": ("audio", "silence_threshold_dbfs"),
+    "min_speech_duration_s": ("audio", "min_speech_s"),
+    "max_audio_length_s": ("audio", "max_clip_s"),
+    "chunked_response": ("chunked_response", "enabled"),
+    "chunk_size": ("chunked_response", "chunk_size_words"),
+    "chunk_size_words": ("chunked_response", "chunk_size_words"),
+    "streamer_timeout": ("chunked_response", "streamer_timeout_s"),
+    "max_new_tokens": ("chunked_response", "generation", "max_new_tokens"),
+    "do_sample": ("chunked_response", "generation", "do_sample"),
+    "temperature": ("chunked_response", "generation", "temperature"),
+    "top_p": ("chunked_response", "generation", "top_p"),
+    "repetition_penalty": ("chunked_response", "generation", "repetition_penalty"),
+    "conversation_prompt": ("prompts", "conversation"),
+    "transcribe_prompt": ("prompts", "transcribe"),
+}
+_SECTIONS = set(Config.model_fields)
+
+
+def _from_flat(data: dict[str, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for key, value in data.items():
+        path = _FLAT_KEYS.get(key)
+        if path is None:
+            raise ConfigError(
+                f"unknown key {key!r} in a flat (older layout) config; "
+                f"known flat keys: {', '.join(sorted(_FLAT_KEYS))}"
+            )
+        node = nested
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return nested
+
+
+def _is_flat(data: dict[str, Any]) -> bool:
+    # "chunked_response" is a section now and a bool flag in the flat layout.
+    return not any(
+        k in _SECTIONS and (isinstance(v, dict) or v is None) for k, v in data.items()
+    ) and any(k in _FLAT_KEYS for k in data)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    key = ".".join(str(p) for p in error["loc"]) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        return f"{key}: unknown key (value {error['input']!r}); check its spelling against config.yaml"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{key}: {message} (got {error['input']!r})"
+
+
+def validate_config(data: dict[str, Any] | None, source: str = "config") -> Config:
+    """Validate a parsed mapping (either layout) into a :class:`Config`."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of sections, got {type(data).__name__}")
+    if _is_flat(data):
+        log.warning("%s uses the older flat layout; it still loads, but see config.yaml for sections", source)
+        data = _from_flat(data)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        lines = "\n  ".join(_describe(e) for e in exc.errors())
+        raise ConfigError(f"{source} is invalid:\n  {lines}") from None
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Load and validate a YAML config (default: the project's ``config.yaml``).
+
+    ``overrides`` are nested mappings merged over the file, e.g. ``{"model": {"id": "..."}}``.
+    """
+    path = Path(path) if path is not None else DEFAULT_CONFIG_PATH
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    config = validate_config(data, str(path))
+    if overrides:
+        config = validate_config(_merge(config.model_dump(), overrides), str(path))
+    return config
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out

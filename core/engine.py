@@ -1,0 +1,323 @@
+"""The streaming engine: one push-to-talk clip in, chunks of words out.
+
+The path of a clip, top to bottom (each step is a method below, in this order):
+
+1. ``_check_call``      - the engine is loaded and the mode exists
+2. ``_prepare_audio``   - any array/tensor -> mono float32 at the processor's rate
+3. ``_detect_speech``   - energy gate: silence never reaches the model
+4. ``_build_inputs``    - hand the clip to the processor (memory or private temp WAV),
+                          apply the chat template, check the audio survived, move to device
+5. ``_start_generation``- ``model.generate`` in a thread with a streamer and a stop switch
+6. ``_stream_chunks``   - streamer text -> N-word chunks -> items, then the final item
+
+Every item is a plain dict (see README, "Chunk fields"). Exactly one item per call is final.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import aclosing, nullcontext
+from typing import Any, TypeVar
+
+import numpy as np
+
+from core import audio
+from core.backends import Clip
+from core.chunking import WordChunker
+from core.config import MODES, Config
+from core.errors import USER_MESSAGES, EngineError, ErrorCode
+from core.generation import GenerationRun, LoopStreamer, StreamTimeout
+from core.handoff import temporary_wav
+from core.loading import LoadedModel, load_model
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class _Turn:
+    """Bookkeeping for one call: ids, clock, chunk numbering, and item construction."""
+
+    def __init__(self, chunk_id: Any, mode: str) -> None:
+        self.chunk_id = chunk_id
+        self.mode = mode
+        self.started = time.perf_counter()
+        self.next_index = 0
+        self.first_chunk_at: float | None = None
+        self.final_sent = False
+
+    def ms_since_start(self, at: float | None = None) -> float:
+        return ((at if at is not None else time.perf_counter()) - self.started) * 1000.0
+
+    def item(self, text: str, *, is_final: bool, success: bool = True, **extra: Any) -> dict[str, Any]:
+        now = time.perf_counter()
+        if text and self.first_chunk_at is None:
+            self.first_chunk_at = now
+        item = {
+            "success": success,
+            "chunk_id": self.chunk_id,
+            "chunk_index": self.next_index,
+            "text": text,
+            "word_count": len(text.split()),
+            "is_final": is_final,
+            "processing_time_ms": round(self.ms_since_start(now), 3),
+            "timestamp": time.time(),
+            "mode": self.mode,
+        }
+        item.update(extra)
+        self.next_index += 1
+        self.final_sent = is_final
+        return item
+
+    def error(self, code: ErrorCode, detail: str) -> dict[str, Any]:
+        message = USER_MESSAGES[code]
+        if code is ErrorCode.INVALID_AUDIO:
+            message = f"{message.rstrip('.')}: {detail}."
+        return self.item("", is_final=True, success=False, error=str(code), message=message, detail=detail)
+
+
+class StreamingEngine:
+    """Loads the configured model once and answers clips as async streams of chunk dicts."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._loaded: LoadedModel | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock: asyncio.Lock | None = None
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def is_initialized(self) -> bool:
+        return self._loaded is not None
+
+    @property
+    def loaded(self) -> LoadedModel:
+        if self._loaded is None:
+            raise RuntimeError("StreamingEngine.initialize() has not completed")
+        return self._loaded
+
+    async def initialize(self) -> None:
+        """Load model and processor in a worker thread; the event loop keeps running."""
+        if self._loaded is not None:
+            return
+        started = time.perf_counter()
+        self._loaded = await self._offload(load_model, self.config.model)
+        log.info("engine ready: %s in %.1f s", self.config.model.id, time.perf_counter() - started)
+
+    async def close(self) -> None:
+        """Release the model and the worker thread. The engine can be initialized again."""
+        self._loaded = None
+        if self._executor is not None:
+            executor, self._executor = self._executor, None
+            executor.shutdown(wait=True)  # its worker is idle unless a clip is mid-preparation
+
+    async def _offload(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking work on the engine's worker thread. If the caller is cancelled, wait for
+        the work to finish anyway, so that whatever it cleans up (a temp file) is cleaned up."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ptt-engine")
+        future = asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            await asyncio.wait([future])
+            raise
+
+    def _generation_lock(self) -> asyncio.Lock:
+        # One generation at a time per engine (documented): callers queue, answers never mix.
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._lock_loop is not loop:
+            self._lock, self._lock_loop = asyncio.Lock(), loop
+        return self._lock
+
+    # -- the public calls --------------------------------------------------------------------
+
+    async def process_realtime_chunk_streaming(
+        self,
+        audio_data: Any,
+        chunk_id: Any,
+        mode: str = "conversation",
+        *,
+        sample_rate: int | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Stream the answer to one clip as chunk dicts; the last one has ``is_final=True``."""
+        turn = _Turn(chunk_id, mode)
+        log.info("chunk_id=%s start mode=%s", chunk_id, mode)
+        run: GenerationRun | None = None
+        try:
+            self._check_call(mode)
+            rate = self.config.audio.sample_rate if sample_rate is None else sample_rate
+            samples = await self._offload(self._prepare_audio, audio_data, rate)
+            self._detect_speech(samples, chunk_id)
+            async with self._generation_lock():
+                inputs = await self._offload(self._build_inputs, samples, mode, chunk_id)
+                prepared_ms = turn.ms_since_start()
+                run = self._start_generation(inputs, chunk_id)
+                async for item in self._stream_chunks(run, turn, prepared_ms):
+                    yield item
+        except EngineError as exc:
+            log.warning("chunk_id=%s error %s: %s", chunk_id, exc.code, exc.detail)
+            yield turn.error(exc.code, exc.detail)
+        except StreamTimeout as exc:
+            log.error("chunk_id=%s error timeout: %s", chunk_id, exc)
+            yield turn.error(ErrorCode.TIMEOUT, str(exc))
+        except Exception as exc:  # noqa: BLE001 - the stream ends in an error item, never a raise
+            log.exception("chunk_id=%s error generation_failed", chunk_id)
+            yield turn.error(ErrorCode.GENERATION_FAILED, f"{type(exc).__name__}: {exc}")
+        finally:
+            if run is not None:
+                await run.stop()
+            if not turn.final_sent:
+                log.info("chunk_id=%s closed by the consumer after %d item(s)", chunk_id, turn.next_index)
+
+    async def process_realtime_chunk(
+        self,
+        audio_data: Any,
+        chunk_id: Any,
+        mode: str = "conversation",
+        *,
+        sample_rate: int | None = None,
+    ) -> dict[str, Any]:
+        """The whole answer as one dict (the final item, with ``text`` holding every word)."""
+        texts: list[str] = []
+        stream = self.process_realtime_chunk_streaming(audio_data, chunk_id, mode, sample_rate=sample_rate)
+        async with aclosing(stream):
+            async for item in stream:
+                if item["text"]:
+                    texts.append(item["text"])
+                if item["is_final"]:
+                    result = dict(item, text=" ".join(texts))
+                    result["word_count"] = len(result["text"].split())
+                    result["chunk_index"] = 0
+                    return result
+        raise AssertionError("the stream ended without a final item")  # pragma: no cover
+
+    # -- the path, step by step --------------------------------------------------------------
+
+    def _check_call(self, mode: str) -> None:
+        if not isinstance(mode, str) or mode not in MODES:
+            raise EngineError(ErrorCode.INVALID_MODE, f"unknown mode {mode!r}; use one of: {', '.join(MODES)}")
+        if self._loaded is None:
+            raise EngineError(ErrorCode.NOT_INITIALIZED, "call and await initialize() first")
+
+    def _prepare_audio(self, audio_data: Any, sample_rate: Any) -> np.ndarray:
+        limits = self.config.audio
+        return audio.prepare_clip(
+            audio_data, sample_rate, self.loaded.sample_rate, limits.min_clip_s, limits.max_clip_s
+        )
+
+    def _detect_speech(self, samples: np.ndarray, chunk_id: Any) -> None:
+        settings = self.config.audio
+        estimate = audio.estimate_speech(samples, self.loaded.sample_rate, settings.silence_threshold_dbfs)
+        if not estimate.has_speech(settings.min_speech_s):
+            raise EngineError(
+                ErrorCode.NO_SPEECH,
+                f"{estimate.speech_s:.2f} s above {settings.silence_threshold_dbfs:g} dBFS "
+                f"(loudest {estimate.peak_dbfs:.1f} dBFS); {settings.min_speech_s:g} s needed",
+            )
+        log.debug("chunk_id=%s speech %.2f s, peak %.1f dBFS", chunk_id, estimate.speech_s, estimate.peak_dbfs)
+
+    def _use_file_handoff(self) -> bool:
+        handoff = self.config.audio.handoff
+        return handoff == "file" or (handoff == "auto" and not self.loaded.backend.accepts_in_memory_audio)
+
+    def _build_inputs(self, samples: np.ndarray, mode: str, chunk_id: Any) -> Any:
+        loaded = self.loaded
+        rate = loaded.sample_rate
+        handoff = temporary_wav(samples, rate) if self._use_file_handoff() else nullcontext(None)
+        with handoff as wav_path:
+            clip = Clip(samples=samples, sample_rate=rate, wav_path=wav_path)
+            inputs = None
+            if mode == "transcribe":
+                inputs = loaded.backend.transcribe_inputs(
+                    loaded.processor, clip, self.config.model.id, self.config.prompt_for(mode)
+                )
+            if inputs is None:
+                conversation = [{
+                    "role": "user",
+                    "content": [loaded.backend.audio_item(clip), {"type": "text", "text": self.config.prompt_for(mode)}],
+                }]
+                inputs = loaded.processor.apply_chat_template(
+                    conversation, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt"
+                )
+        audio_tokens = int((inputs["input_ids"] == loaded.audio_token_id).sum())
+        if audio_tokens == 0:
+            raise EngineError(
+                ErrorCode.AUDIO_DROPPED,
+                f"the processor produced no audio tokens (id {loaded.audio_token_id}) for the clip",
+            )
+        log.debug("chunk_id=%s inputs: %d tokens, %d audio", chunk_id, inputs["input_ids"].shape[-1], audio_tokens)
+        return inputs.to(loaded.device, dtype=loaded.dtype)
+
+    def _generate_kwargs(self) -> dict[str, Any]:
+        settings = self.config.chunked_response.generation
+        tokenizer = self.loaded.tokenizer
+        pad = getattr(tokenizer, "pad_token_id", None)
+        if pad is None:
+            pad = self.loaded.model.generation_config.pad_token_id
+        if pad is None:
+            pad = tokenizer.eos_token_id
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": settings.max_new_tokens,
+            "do_sample": settings.do_sample,
+            "repetition_penalty": settings.repetition_penalty,
+            "pad_token_id": pad,
+        }
+        if settings.do_sample:
+            kwargs.update(temperature=settings.temperature, top_p=settings.top_p)
+        return kwargs
+
+    def _start_generation(self, inputs: Any, chunk_id: Any) -> GenerationRun:
+        streamer = LoopStreamer(
+            self.loaded.tokenizer, asyncio.get_running_loop(), self.config.chunked_response.streamer_timeout_s
+        )
+        run = GenerationRun(self.loaded.model, inputs, streamer, self._generate_kwargs(), f"ptt-generate-{chunk_id}")
+        run.start()
+        return run
+
+    async def _stream_chunks(
+        self, run: GenerationRun, turn: _Turn, prepared_ms: float
+    ) -> AsyncIterator[dict[str, Any]]:
+        settings = self.config.chunked_response
+        chunker = WordChunker(settings.chunk_size_words)
+        held: list[str] = []  # with chunking off, everything waits for the final item
+        async for piece in run.text():
+            for chunk in chunker.feed(piece):
+                if not settings.enabled:
+                    held.append(chunk)
+                    continue
+                if turn.first_chunk_at is None:
+                    log.info("chunk_id=%s first chunk at %.0f ms", turn.chunk_id, turn.ms_since_start())
+                yield turn.item(chunk, is_final=False)
+        rest = " ".join(held + [chunker.finish()]).strip()
+        yield self._final_item(run, turn, rest, prepared_ms)
+
+    def _final_item(self, run: GenerationRun, turn: _Turn, rest: str, prepared_ms: float) -> dict[str, Any]:
+        end = time.perf_counter()
+        item = turn.item(rest, is_final=True)
+        tokens = run.streamer.generated_tokens
+        generate_s = max(end - (run.started_at or end), 1e-9)
+        first_token = run.streamer.first_token_at
+        item.update(
+            total_chunks=turn.next_index,
+            ttfc_ms=round(turn.ms_since_start(turn.first_chunk_at or end), 3),
+            total_ms=round(turn.ms_since_start(end), 3),
+            generated_tokens=tokens,
+            tokens_per_s=round(tokens / generate_s, 3),
+            timings={
+                "prepare_ms": round(prepared_ms, 3),
+                "call_to_generate_ms": round(turn.ms_since_start(run.started_at or end), 3),
+                "first_token_ms": round(turn.ms_since_start(first_token), 3) if first_token else None,
+            },
+        )
+        log.info(
+            "chunk_id=%s end: %d chunks, %d tokens, ttfc %.0f ms, total %.0f ms",
+            turn.chunk_id, item["total_chunks"], tokens, item["ttfc_ms"], item["total_ms"],
+        )
+        return item
+

@@ -1,0 +1,40 @@
+"""Stable error codes the engine reports in its error items, with their user-facing text."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    NOT_INITIALIZED = "not_initialized"
+    INVALID_AUDIO = "invalid_audio"
+    NO_SPEECH = "no_speech"
+    INVALID_MODE = "invalid_mode"
+    AUDIO_DROPPED = "audio_dropped"
+    GENERATION_FAILED = "generation_failed"
+    TIMEOUT = "timeout"
+
+
+# Short sentences a window or terminal can show as they are.
+USER_MESSAGES: dict[ErrorCode, str] = {
+    ErrorCode.NOT_INITIALIZED: "The model is still loading. Try again in a moment.",
+    ErrorCode.INVALID_AUDIO: "That recording could not be used.",
+    ErrorCode.NO_SPEECH: "I didn't hear any speech. Hold the key and speak a little louder.",
+    ErrorCode.INVALID_MODE: "That mode isn't supported.",
+    ErrorCode.AUDIO_DROPPED: "The model's processor ignored the recording, so there is nothing to answer.",
+    ErrorCode.GENERATION_FAILED: "Something went wrong while answering. Please try again.",
+    ErrorCode.TIMEOUT: "The model took too long to answer. Please try again.",
+}
+
+
+class EngineError(Exception):
+    """A failure the engine turns into one error item: a code plus what exactly went wrong."""
+
+    def __init__(self, code: ErrorCode, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names each bad key and what is allowed."""

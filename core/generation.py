@@ -1,0 +1,148 @@
+"""``model.generate`` in a background thread, its text delivered to an asyncio consumer.
+
+The streamer is a :class:`~transformers.TextIteratorStreamer` whose finalized text goes
+straight onto the event loop (``call_soon_threadsafe``) instead of a thread queue, so no
+consumer thread competes with torch for the CPU and the loop is woken only for non-empty text.
+A failure inside ``generate`` ends the stream at once and is re-raised to the consumer; a
+stop request ends generation after the current decoding step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import torch
+from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+log = logging.getLogger(__name__)
+
+_END = object()
+
+
+class StreamTimeout(Exception):
+    """No text arrived within the streamer timeout."""
+
+
+class _CancelCriteria(StoppingCriteria):
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs) -> torch.BoolTensor:
+        stop = self.event.is_set()
+        return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
+
+
+class LoopStreamer(TextIteratorStreamer):
+    """A TextIteratorStreamer that feeds an asyncio queue and counts generated tokens."""
+
+    def __init__(self, tokenizer: Any, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+        super().__init__(tokenizer, skip_prompt=True, timeout=timeout, skip_special_tokens=True)
+        self.loop = loop
+        self.pieces: asyncio.Queue = asyncio.Queue()
+        self.generated_tokens = 0
+        self.first_token_at: float | None = None
+
+    def put(self, value: torch.Tensor) -> None:
+        if not self.next_tokens_are_prompt:
+            self.generated_tokens += int(value.numel())
+            if self.first_token_at is None:
+                self.first_token_at = time.perf_counter()
+        super().put(value)
+
+    def _send(self, item: object) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self.pieces.put_nowait, item)
+        except RuntimeError:  # the loop is gone: nobody is listening any more
+            pass
+
+    def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+        if text:
+            self._send(text)
+        if stream_end:
+            self._send(_END)
+
+
+class GenerationRun:
+    """One ``generate`` call in its own thread, stoppable, with its failure kept for the consumer."""
+
+    def __init__(
+        self,
+        model: Any,
+        inputs: Mapping[str, Any],
+        streamer: LoopStreamer,
+        generate_kwargs: Mapping[str, Any],
+        name: str,
+    ) -> None:
+        self.streamer = streamer
+        self.cancel = threading.Event()
+        self.error: BaseException | None = None
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+        self._done = streamer.loop.create_future()
+        self._call = dict(
+            inputs,
+            streamer=streamer,
+            stopping_criteria=StoppingCriteriaList([_CancelCriteria(self.cancel)]),
+            **generate_kwargs,
+        )
+        self._model = model
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            with torch.inference_mode():
+                self.started_at = time.perf_counter()
+                self._model.generate(**self._call)
+        except BaseException as exc:  # noqa: BLE001 - every failure must reach the consumer
+            self.error = exc
+            try:
+                self.streamer.end()  # wake the consumer now, not after the timeout
+            except Exception:  # pragma: no cover - a broken tokenizer must not hide the error
+                self.streamer._send(_END)
+        finally:
+            self.finished_at = time.perf_counter()
+            self._call = {}
+            loop = self.streamer.loop
+            try:
+                loop.call_soon_threadsafe(_resolve, self._done)
+            except RuntimeError:
+                pass
+
+    async def text(self) -> AsyncIterator[str]:
+        """Non-empty text pieces as generation produces them; raises the thread's error at the end."""
+        timeout = self.streamer.timeout
+        while True:
+            try:
+                piece = await asyncio.wait_for(self.streamer.pieces.get(), timeout)
+            except TimeoutError:
+                raise StreamTimeout(f"no text from the model for {timeout:g} s") from None
+            if piece is _END:
+                break
+            yield piece
+        if self.error is not None:
+            raise self.error
+
+    async def stop(self) -> None:
+        """Ask generation to stop after the current step and wait for the thread to end."""
+        self.cancel.set()
+        if not self.thread.is_alive() and self.thread.ident is None:
+            return  # never started
+        try:
+            await asyncio.shield(self._done)
+        except asyncio.CancelledError:
+            self.thread.join()
+            raise
+        self.thread.join()
+
+
+def _resolve(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(None)

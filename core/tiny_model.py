@@ -1,0 +1,237 @@
+"""Build tiny, deterministic audio-language models offline.
+
+``python -m core.tiny_model OUT_DIR --arch voxtral|qwen2-audio`` writes a model folder
+(config, safetensors weights, processor, tokenizer) that loads through the same
+``from_pretrained`` path as a real checkpoint. Greedy decoding always answers with
+:data:`TINY_SENTENCE`, whatever the audio, so tests can assert exact streamed text through
+the real model, processor, streamer and generation thread.
+
+How the weights force one sentence: every text layer's attention output and MLP down
+projection are zeroed, so the residual stream holds only the current token's embedding.
+Sentence tokens get orthogonal embeddings and the LM head maps token *k*'s direction to
+token *k+1* (and the last one to EOS); every other token shares one "start" direction that
+the head maps to the first sentence token.
+
+``--size bench`` builds a ~100M-parameter random model of the same architecture instead,
+for benchmarks where a decoding step must cost what it does in real use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import torch
+
+TINY_SENTENCE = "Hello from the tiny test model, streaming every word in order."
+ARCHITECTURES = ("voxtral", "qwen2-audio")
+
+# Qwen2-Audio's chat tokens; the processor's default template relies on these names.
+_QWEN_SPECIALS = [
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|audio_bos|>",
+    "<|AUDIO|>",
+    "<|audio_eos|>",
+]
+_QWEN_CORPUS = [
+    TINY_SENTENCE,
+    "system\nYou are a helpful assistant.",
+    "user\nAudio 1: Answer the question in the audio. Transcribe the audio verbatim.",
+    "assistant\nThe quick brown fox jumps over the lazy dog. What is the capital of France?",
+]
+
+# Voxtral's tekken special tokens by rank; the processor hard-codes [AUDIO] at 24.
+_VOXTRAL_SPECIALS = {
+    0: "<unk>", 1: "<s>", 2: "</s>", 3: "[INST]", 4: "[/INST]", 5: "[AVAILABLE_TOOLS]",
+    6: "[/AVAILABLE_TOOLS]", 7: "[TOOL_RESULTS]", 8: "[/TOOL_RESULTS]", 9: "[TOOL_CALLS]",
+    10: "[IMG]", 11: "<pad>", 12: "[IMG_BREAK]", 13: "[IMG_END]", 14: "[PREFIX]",
+    15: "[MIDDLE]", 16: "[SUFFIX]", 17: "[SYSTEM_PROMPT]", 18: "[/SYSTEM_PROMPT]",
+    19: "[TOOL_CONTENT]", 24: "[AUDIO]", 25: "[BEGIN_AUDIO]", 32: "[ARGS]", 33: "[CALL_ID]",
+    34: "[TRANSCRIBE]",
+}
+_VOXTRAL_NUM_SPECIAL = 100
+_VOXTRAL_NUM_VOCAB = 8000
+
+_TINY_TEXT = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                  num_attention_heads=4, num_key_value_heads=2, head_dim=16)
+_BENCH_TEXT = dict(hidden_size=768, intermediate_size=2048, num_hidden_layers=12,
+                   num_attention_heads=12, num_key_value_heads=4, head_dim=64)
+
+
+def _feature_extractor():
+    from transformers import WhisperFeatureExtractor
+
+    return WhisperFeatureExtractor(feature_size=128, sampling_rate=16000)
+
+
+def _qwen_tokenizer():
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import Qwen2Tokenizer
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=600,
+        special_tokens=_QWEN_SPECIALS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator(_QWEN_CORPUS * 50, trainer=trainer)
+    state = json.loads(bpe.to_str())["model"]
+    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in state["merges"]]
+    tokenizer = Qwen2Tokenizer(vocab=state["vocab"], merges=merges, eos_token="<|im_end|>")
+    tokenizer.add_tokens([AddedToken(t, special=True, normalized=False) for t in _QWEN_SPECIALS])
+    return tokenizer
+
+
+def _qwen_processor():
+    from transformers import Qwen2AudioProcessor
+
+    return Qwen2AudioProcessor(feature_extractor=_feature_extractor(), tokenizer=_qwen_tokenizer())
+
+
+def _tekken_file(out_dir: Path) -> Path:
+    import mistral_common
+
+    source = Path(mistral_common.__file__).parent / "data" / "tekken_240911.json"
+    data = json.loads(source.read_text())
+    specials = [
+        {"rank": r, "token_str": _VOXTRAL_SPECIALS.get(r, f"<SPECIAL_{r}>"), "is_control": True}
+        for r in range(_VOXTRAL_NUM_SPECIAL)
+    ]
+    data["vocab"] = data["vocab"][:_VOXTRAL_NUM_VOCAB]
+    data["special_tokens"] = specials
+    data["config"].update(
+        version="v7",
+        num_vocab_tokens=_VOXTRAL_NUM_VOCAB,
+        default_vocab_size=_VOXTRAL_NUM_VOCAB + _VOXTRAL_NUM_SPECIAL,
+        default_num_special_tokens=_VOXTRAL_NUM_SPECIAL,
+    )
+    data["audio"] = {
+        "sampling_rate": 16000,
+        "frame_rate": 12.5,
+        "chunk_length_s": 30.0,
+        "audio_encoding_config": {"num_mel_bins": 128, "hop_length": 160, "window_size": 400},
+    }
+    data.pop("image", None)
+    path = out_dir / "tekken.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def _voxtral_processor(work_dir: Path):
+    from transformers import MistralCommonBackend, VoxtralProcessor
+
+    tokenizer = MistralCommonBackend(tokenizer_path=str(_tekken_file(work_dir)))
+    return VoxtralProcessor(feature_extractor=_feature_extractor(), tokenizer=tokenizer)
+
+
+def _model(arch: str, vocab_size: int, audio_token_id: int, text: dict):
+    from transformers import (
+        Qwen2AudioConfig,
+        Qwen2AudioForConditionalGeneration,
+        VoxtralConfig,
+        VoxtralForConditionalGeneration,
+    )
+
+    text_config = dict(text, vocab_size=vocab_size, max_position_embeddings=4096,
+                       tie_word_embeddings=False)
+    audio = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                 num_mel_bins=128, max_source_positions=1500)
+    torch.manual_seed(0)
+    if arch == "voxtral":
+        config = VoxtralConfig(
+            audio_config=dict(audio, intermediate_size=128),  # projector stacks 4 frames
+            text_config=text_config,
+            audio_token_id=audio_token_id,
+        )
+        config.tie_word_embeddings = False
+        return VoxtralForConditionalGeneration(config)
+    config = Qwen2AudioConfig(
+        audio_config=dict(
+            d_model=audio["hidden_size"], encoder_layers=1, encoder_attention_heads=2,
+            encoder_ffn_dim=64, num_mel_bins=128, max_source_positions=1500,
+        ),
+        text_config=dict(text_config, model_type="qwen2"),
+        audio_token_index=audio_token_id,
+    )
+    config.tie_word_embeddings = False
+    return Qwen2AudioForConditionalGeneration(config)
+
+
+@torch.no_grad()
+def force_sentence(model, sentence_ids: list[int], eos_id: int) -> None:
+    """Set weights so greedy decoding emits ``sentence_ids`` then ``eos_id`` after any prompt."""
+    if len(set(sentence_ids)) != len(sentence_ids):
+        raise ValueError(f"sentence tokens must be distinct, got {sentence_ids}")
+    for name, module in model.named_modules():
+        if "language_model" in name and name.endswith(("self_attn.o_proj", "mlp.down_proj")):
+            module.weight.zero_()
+    embed = model.get_input_embeddings().weight
+    head = model.get_output_embeddings().weight
+    hidden = embed.shape[1]
+    if len(sentence_ids) + 1 > hidden:
+        raise ValueError("sentence longer than the hidden size allows")
+    basis = torch.eye(hidden, dtype=embed.dtype)
+    embed.copy_(basis[0].expand_as(embed))  # every token: the "start" direction
+    head.zero_()
+    chain = [*sentence_ids, eos_id]
+    for k, token in enumerate(chain):
+        head[token] = basis[k] * 50.0  # direction k predicts the k-th reply token
+        if k < len(sentence_ids):
+            embed[token] = basis[k + 1]
+
+
+def build(out_dir: str | Path, arch: str, size: str = "tiny") -> Path:
+    """Write a model folder for ``arch`` ("voxtral" or "qwen2-audio") and return its path."""
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown arch {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+    if size not in ("tiny", "bench"):
+        raise ValueError(f"unknown size {size!r}; choose 'tiny' or 'bench'")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    text = _TINY_TEXT if size == "tiny" else _BENCH_TEXT
+    with tempfile.TemporaryDirectory() as work:
+        if arch == "voxtral":
+            processor = _voxtral_processor(Path(work))
+            tokenizer = processor.tokenizer
+            vocab_size = _VOXTRAL_NUM_VOCAB + _VOXTRAL_NUM_SPECIAL
+            audio_token_id = 24
+            eos_id = tokenizer.eos_token_id
+        else:
+            processor = _qwen_processor()
+            tokenizer = processor.tokenizer
+            vocab_size = len(tokenizer)
+            audio_token_id = tokenizer.convert_tokens_to_ids("<|AUDIO|>")
+            eos_id = tokenizer.convert_tokens_to_ids("<|im_end|>")
+        if size == "bench":
+            vocab_size = max(vocab_size, 32000)  # a realistic LM-head cost per step
+        model = _model(arch, vocab_size, audio_token_id, text)
+        if size == "tiny":
+            ids = tokenizer.encode(TINY_SENTENCE, add_special_tokens=False)
+            force_sentence(model, list(ids), eos_id)
+        model.generation_config.eos_token_id = eos_id
+        model.generation_config.pad_token_id = eos_id
+        model.save_pretrained(out)
+        processor.save_pretrained(out)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m core.tiny_model", description=__doc__.split("\n")[0])
+    parser.add_argument("out_dir", help="folder to write the model into")
+    parser.add_argument("--arch", choices=ARCHITECTURES, default="qwen2-audio")
+    parser.add_argument("--size", choices=("tiny", "bench"), default="tiny",
+                        help="tiny: deterministic test model; bench: ~100M random weights")
+    args = parser.parse_args(argv)
+    path = build(args.out_dir, args.arch, args.size)
+    print(f"wrote {args.arch} ({args.size}) model to {path}")
+
+
+if __name__ == "__main__":
+    main()
