@@ -187,8 +187,12 @@ def force_sentence(model, sentence_ids: list[int], eos_id: int) -> None:
             embed[token] = basis[k + 1]
 
 
-def build(out_dir: str | Path, arch: str, size: str = "tiny") -> Path:
-    """Write a model folder for ``arch`` ("voxtral" or "qwen2-audio") and return its path."""
+def build(out_dir: str | Path, arch: str, size: str = "tiny", deterministic: bool = True) -> Path:
+    """Write a model folder for ``arch`` ("voxtral" or "qwen2-audio") and return its path.
+
+    ``deterministic=False`` keeps the random weights (tiny size only): the answer is then
+    arbitrary text, which tests use to check that streaming loses nothing.
+    """
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown arch {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
     if size not in ("tiny", "bench"):
@@ -212,7 +216,7 @@ def build(out_dir: str | Path, arch: str, size: str = "tiny") -> Path:
         if size == "bench":
             vocab_size = max(vocab_size, 32000)  # a realistic LM-head cost per step
         model = _model(arch, vocab_size, audio_token_id, text)
-        if size == "tiny":
+        if size == "tiny" and deterministic:
             ids = tokenizer.encode(TINY_SENTENCE, add_special_tokens=False)
             force_sentence(model, list(ids), eos_id)
         model.generation_config.eos_token_id = eos_id
@@ -228,8 +232,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--arch", choices=ARCHITECTURES, default="qwen2-audio")
     parser.add_argument("--size", choices=("tiny", "bench"), default="tiny",
                         help="tiny: deterministic test model; bench: ~100M random weights")
+    parser.add_argument("--random", action="store_true",
+                        help="tiny size with random weights (arbitrary answers) instead of the fixed sentence")
     args = parser.parse_args(argv)
-    path = build(args.out_dir, args.arch, args.size)
+    path = build(args.out_dir, args.arch, args.size, deterministic=not args.random)
     print(f"wrote {args.arch} ({args.size}) model to {path}")
 
 

@@ -1,0 +1,73 @@
+"""Shared fixtures: tiny real models built offline once per session, engines that load them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the hub
+
+from core import StreamingEngine  # noqa: E402
+from core.config import validate_config  # noqa: E402
+from core.tiny_model import build  # noqa: E402
+
+ARCHS = ("qwen2-audio", "voxtral")
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("models")
+    return {arch: build(root / arch, arch) for arch in ARCHS}
+
+
+@pytest.fixture(scope="session")
+def random_models(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("random-models")
+    return {arch: build(root / arch, arch, deterministic=False) for arch in ARCHS}
+
+
+def make_config(model_dir: Path, **sections):
+    data = {"model": {"id": str(model_dir), "device": "cpu"}}
+    for section, values in sections.items():
+        data.setdefault(section, {}).update(values)
+    return validate_config(data)
+
+
+def make_engine(model_dir: Path, **sections) -> StreamingEngine:
+    engine = StreamingEngine(make_config(model_dir, **sections))
+    asyncio.run(engine.initialize())
+    return engine
+
+
+@pytest.fixture(scope="session", params=ARCHS)
+def arch(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def engine(tiny_models, arch) -> StreamingEngine:
+    """A loaded engine on the tiny deterministic model of each architecture."""
+    engine = make_engine(tiny_models[arch])
+    yield engine
+    asyncio.run(engine.close())
+
+
+def speech_like(seconds: float = 1.5, rate: int = 16000, level: float = 0.3) -> np.ndarray:
+    """A voiced, syllable-modulated tone: loud enough to pass the speech gate."""
+    t = np.arange(int(seconds * rate)) / rate
+    envelope = 0.6 + 0.4 * np.sin(2 * np.pi * 4 * t)
+    tone = np.sin(2 * np.pi * 180 * t) + 0.5 * np.sin(2 * np.pi * 360 * t)
+    return (level * envelope * tone / 1.5).astype(np.float32)
+
+
+async def collect(stream) -> list[dict]:
+    return [item async for item in stream]
+
+
+def thread_names() -> set[str]:
+    return {t.name for t in threading.enumerate()}
