@@ -38,9 +38,9 @@ def make_config(model_dir: Path, **sections):
     return validate_config(data)
 
 
-def make_engine(model_dir: Path, **sections) -> StreamingEngine:
+async def make_engine(model_dir: Path, **sections) -> StreamingEngine:
     engine = StreamingEngine(make_config(model_dir, **sections))
-    asyncio.run(engine.initialize())
+    await engine.initialize()
     return engine
 
 
@@ -52,7 +52,8 @@ def arch(request) -> str:
 @pytest.fixture(scope="session")
 def engine(tiny_models, arch) -> StreamingEngine:
     """A loaded engine on the tiny deterministic model of each architecture."""
-    engine = make_engine(tiny_models[arch])
+    engine = StreamingEngine(make_config(tiny_models[arch]))
+    asyncio.run(engine.initialize())
     yield engine
     asyncio.run(engine.close())
 
