@@ -86,9 +86,14 @@ def to_mono_float32(audio: object) -> np.ndarray:
 
 
 def check_sample_rate(sample_rate: object) -> int:
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer, float)):
+    if isinstance(sample_rate, bool) or not isinstance(
+        sample_rate, (int, np.integer, float)
+    ):
         raise _invalid(f"sample_rate must be a number of Hz, got {sample_rate!r}")
-    if float(sample_rate) != int(sample_rate) or not _MIN_RATE <= int(sample_rate) <= _MAX_RATE:
+    if (
+        float(sample_rate) != int(sample_rate)
+        or not _MIN_RATE <= int(sample_rate) <= _MAX_RATE
+    ):
         raise _invalid(
             f"sample_rate {sample_rate!r} is not supported; use a whole number of Hz "
             f"between {_MIN_RATE} and {_MAX_RATE}"
@@ -100,14 +105,22 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     """Band-limited resampling (libsoxr, high quality)."""
     if from_rate == to_rate:
         return samples
-    return soxr.resample(samples, from_rate, to_rate, quality="HQ").astype(np.float32, copy=False)
+    return soxr.resample(samples, from_rate, to_rate, quality="HQ").astype(
+        np.float32, copy=False
+    )
 
 
-def frame_levels_dbfs(samples: np.ndarray, sample_rate: int, frame_s: float = 0.02) -> np.ndarray:
+def frame_levels_dbfs(
+    samples: np.ndarray, sample_rate: int, frame_s: float = 0.02
+) -> np.ndarray:
     """RMS level of each frame in dBFS, DC removed per frame (a DC offset is not sound)."""
-    frame = max(1, int(round(sample_rate * frame_s)))
+    frame = max(1, round(sample_rate * frame_s))
     count = max(1, len(samples) // frame)
-    frames = samples[: count * frame].reshape(count, -1) if len(samples) >= frame else samples[None, :]
+    frames = (
+        samples[: count * frame].reshape(count, -1)
+        if len(samples) >= frame
+        else samples[None, :]
+    )
     centred = frames - frames.mean(axis=1, keepdims=True)
     rms = np.sqrt(np.mean(np.square(centred, dtype=np.float64), axis=1))
     with np.errstate(divide="ignore"):
@@ -121,7 +134,11 @@ def rms_dbfs(samples: np.ndarray) -> float:
         return _SILENCE_FLOOR_DBFS
     centred = samples - samples.mean()
     rms = float(np.sqrt(np.mean(np.square(centred, dtype=np.float64))))
-    return max(20.0 * np.log10(rms), _SILENCE_FLOOR_DBFS) if rms > 0 else _SILENCE_FLOOR_DBFS
+    return (
+        max(20.0 * np.log10(rms), _SILENCE_FLOOR_DBFS)
+        if rms > 0
+        else _SILENCE_FLOOR_DBFS
+    )
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,11 @@ class _Section(BaseModel):
 
 
 class ModelSettings(_Section):
-    id: str = Field("mistralai/Voxtral-Mini-3B-2507", min_length=1,
-                    description="Hugging Face model id or local model folder")
+    id: str = Field(
+        "mistralai/Voxtral-Mini-3B-2507",
+        min_length=1,
+        description="Hugging Face model id or local model folder",
+    )
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     attn_implementation: Literal["auto", "eager", "sdpa", "flash_attention_2"] = "auto"
@@ -45,8 +48,12 @@ class ModelSettings(_Section):
 
 
 class AudioSettings(_Section):
-    sample_rate: int = Field(16000, ge=8000, le=192000,
-                             description="rate assumed for arrays passed without sample_rate")
+    sample_rate: int = Field(
+        16000,
+        ge=8000,
+        le=192000,
+        description="rate assumed for arrays passed without sample_rate",
+    )
     silence_threshold_dbfs: float = Field(-45.0, ge=-100.0, lt=0.0)
     min_speech_s: float = Field(0.2, ge=0.0, le=10.0)
     min_clip_s: float = Field(0.1, gt=0.0, le=10.0)
@@ -71,10 +78,12 @@ class ChunkedResponseSettings(_Section):
 
 class PromptSettings(_Section):
     conversation: str = Field(
-        "Listen to the user's spoken message and answer it helpfully and briefly.", min_length=1
+        "Listen to the user's spoken message and answer it helpfully and briefly.",
+        min_length=1,
     )
     transcribe: str = Field(
-        "Transcribe the audio verbatim. Output only the words that were spoken.", min_length=1
+        "Transcribe the audio verbatim. Output only the words that were spoken.",
+        min_length=1,
     )
 
 
@@ -153,9 +162,14 @@ def validate_config(data: dict[str, Any] | None, source: str = "config") -> Conf
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: the top level must be a mapping of sections, got {type(data).__name__}")
+        raise ConfigError(
+            f"{source}: the top level must be a mapping of sections, got {type(data).__name__}"
+        )
     if _is_flat(data):
-        log.warning("%s uses the older flat layout; it still loads, but see config.yaml for sections", source)
+        log.warning(
+            "%s uses the older flat layout; it still loads, but see config.yaml for sections",
+            source,
+        )
         data = _from_flat(data)
     try:
         return Config.model_validate(data)
@@ -164,7 +178,9 @@ def validate_config(data: dict[str, Any] | None, source: str = "config") -> Conf
         raise ConfigError(f"{source} is invalid:\n  {lines}") from None
 
 
-def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+def load_config(
+    path: str | Path | None = None, overrides: dict[str, Any] | None = None
+) -> Config:
     """Load and validate a YAML config (default: the project's ``config.yaml``).
 
     ``overrides`` are nested mappings merged over the file, e.g. ``{"model": {"id": "..."}}``.

@@ -52,7 +52,9 @@ class _Turn:
     def ms_since_start(self, at: float | None = None) -> float:
         return ((at if at is not None else time.perf_counter()) - self.started) * 1000.0
 
-    def item(self, text: str, *, is_final: bool, success: bool = True, **extra: Any) -> dict[str, Any]:
+    def item(
+        self, text: str, *, is_final: bool, success: bool = True, **extra: Any
+    ) -> dict[str, Any]:
         now = time.perf_counter()
         if text and self.first_chunk_at is None:
             self.first_chunk_at = now
@@ -76,7 +78,14 @@ class _Turn:
         message = USER_MESSAGES[code]
         if code is ErrorCode.INVALID_AUDIO:
             message = f"{message.rstrip('.')}: {detail}."
-        return self.item("", is_final=True, success=False, error=str(code), message=message, detail=detail)
+        return self.item(
+            "",
+            is_final=True,
+            success=False,
+            error=str(code),
+            message=message,
+            detail=detail,
+        )
 
 
 class StreamingEngine:
@@ -107,20 +116,28 @@ class StreamingEngine:
             return
         started = time.perf_counter()
         self._loaded = await self._offload(load_model, self.config.model)
-        log.info("engine ready: %s in %.1f s", self.config.model.id, time.perf_counter() - started)
+        log.info(
+            "engine ready: %s in %.1f s",
+            self.config.model.id,
+            time.perf_counter() - started,
+        )
 
     async def close(self) -> None:
         """Release the model and the worker thread. The engine can be initialized again."""
         self._loaded = None
         if self._executor is not None:
             executor, self._executor = self._executor, None
-            executor.shutdown(wait=True)  # its worker is idle unless a clip is mid-preparation
+            executor.shutdown(
+                wait=True
+            )  # its worker is idle unless a clip is mid-preparation
 
     async def _offload(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking work on the engine's worker thread. If the caller is cancelled, wait for
         the work to finish anyway, so that whatever it cleans up (a temp file) is cleaned up."""
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ptt-engine")
+            self._executor = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="ptt-engine"
+            )
         future = asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
         try:
             return await asyncio.shield(future)
@@ -155,7 +172,9 @@ class StreamingEngine:
             samples = await self._offload(self._prepare_audio, audio_data, rate)
             self._detect_speech(samples, chunk_id)
             async with self._generation_lock():
-                inputs = await self._offload(self._build_inputs, samples, mode, chunk_id)
+                inputs = await self._offload(
+                    self._build_inputs, samples, mode, chunk_id
+                )
                 prepared_ms = turn.ms_since_start()
                 run = self._start_generation(inputs, chunk_id)
                 async for item in self._stream_chunks(run, turn, prepared_ms):
@@ -166,14 +185,20 @@ class StreamingEngine:
         except StreamTimeout as exc:
             log.error("chunk_id=%s error timeout: %s", chunk_id, exc)
             yield turn.error(ErrorCode.TIMEOUT, str(exc))
-        except Exception as exc:  # noqa: BLE001 - the stream ends in an error item, never a raise
+        except Exception as exc:
             log.exception("chunk_id=%s error generation_failed", chunk_id)
-            yield turn.error(ErrorCode.GENERATION_FAILED, f"{type(exc).__name__}: {exc}")
+            yield turn.error(
+                ErrorCode.GENERATION_FAILED, f"{type(exc).__name__}: {exc}"
+            )
         finally:
             if run is not None:
                 await run.stop()
             if not turn.final_sent:
-                log.info("chunk_id=%s closed by the consumer after %d item(s)", chunk_id, turn.next_index)
+                log.info(
+                    "chunk_id=%s closed by the consumer after %d item(s)",
+                    chunk_id,
+                    turn.next_index,
+                )
 
     async def process_realtime_chunk(
         self,
@@ -185,7 +210,9 @@ class StreamingEngine:
     ) -> dict[str, Any]:
         """The whole answer as one dict (the final item, with ``text`` holding every word)."""
         texts: list[str] = []
-        stream = self.process_realtime_chunk_streaming(audio_data, chunk_id, mode, sample_rate=sample_rate)
+        stream = self.process_realtime_chunk_streaming(
+            audio_data, chunk_id, mode, sample_rate=sample_rate
+        )
         async with aclosing(stream):
             async for item in stream:
                 if item["text"]:
@@ -195,55 +222,91 @@ class StreamingEngine:
                     result["word_count"] = len(result["text"].split())
                     result["chunk_index"] = 0
                     return result
-        raise AssertionError("the stream ended without a final item")  # pragma: no cover
+        raise AssertionError(
+            "the stream ended without a final item"
+        )  # pragma: no cover
 
     # -- the path, step by step --------------------------------------------------------------
 
     def _check_call(self, mode: str) -> None:
         if not isinstance(mode, str) or mode not in MODES:
-            raise EngineError(ErrorCode.INVALID_MODE, f"unknown mode {mode!r}; use one of: {', '.join(MODES)}")
+            raise EngineError(
+                ErrorCode.INVALID_MODE,
+                f"unknown mode {mode!r}; use one of: {', '.join(MODES)}",
+            )
         if self._loaded is None:
-            raise EngineError(ErrorCode.NOT_INITIALIZED, "call and await initialize() first")
+            raise EngineError(
+                ErrorCode.NOT_INITIALIZED, "call and await initialize() first"
+            )
 
     def _prepare_audio(self, audio_data: Any, sample_rate: Any) -> np.ndarray:
         limits = self.config.audio
         return audio.prepare_clip(
-            audio_data, sample_rate, self.loaded.sample_rate, limits.min_clip_s, limits.max_clip_s
+            audio_data,
+            sample_rate,
+            self.loaded.sample_rate,
+            limits.min_clip_s,
+            limits.max_clip_s,
         )
 
     def _detect_speech(self, samples: np.ndarray, chunk_id: Any) -> None:
         settings = self.config.audio
-        estimate = audio.estimate_speech(samples, self.loaded.sample_rate, settings.silence_threshold_dbfs)
+        estimate = audio.estimate_speech(
+            samples, self.loaded.sample_rate, settings.silence_threshold_dbfs
+        )
         if not estimate.has_speech(settings.min_speech_s):
             raise EngineError(
                 ErrorCode.NO_SPEECH,
                 f"{estimate.speech_s:.2f} s above {settings.silence_threshold_dbfs:g} dBFS "
                 f"(loudest {estimate.peak_dbfs:.1f} dBFS); {settings.min_speech_s:g} s needed",
             )
-        log.debug("chunk_id=%s speech %.2f s, peak %.1f dBFS", chunk_id, estimate.speech_s, estimate.peak_dbfs)
+        log.debug(
+            "chunk_id=%s speech %.2f s, peak %.1f dBFS",
+            chunk_id,
+            estimate.speech_s,
+            estimate.peak_dbfs,
+        )
 
     def _use_file_handoff(self) -> bool:
         handoff = self.config.audio.handoff
-        return handoff == "file" or (handoff == "auto" and not self.loaded.backend.accepts_in_memory_audio)
+        return handoff == "file" or (
+            handoff == "auto" and not self.loaded.backend.accepts_in_memory_audio
+        )
 
     def _build_inputs(self, samples: np.ndarray, mode: str, chunk_id: Any) -> Any:
         loaded = self.loaded
         rate = loaded.sample_rate
-        handoff = temporary_wav(samples, rate) if self._use_file_handoff() else nullcontext(None)
+        handoff = (
+            temporary_wav(samples, rate)
+            if self._use_file_handoff()
+            else nullcontext(None)
+        )
         with handoff as wav_path:
             clip = Clip(samples=samples, sample_rate=rate, wav_path=wav_path)
             inputs = None
             if mode == "transcribe":
                 inputs = loaded.backend.transcribe_inputs(
-                    loaded.processor, clip, self.config.model.id, self.config.prompt_for(mode)
+                    loaded.processor,
+                    clip,
+                    self.config.model.id,
+                    self.config.prompt_for(mode),
                 )
             if inputs is None:
-                conversation = [{
-                    "role": "user",
-                    "content": [loaded.backend.audio_item(clip), {"type": "text", "text": self.config.prompt_for(mode)}],
-                }]
+                conversation = [
+                    {
+                        "role": "user",
+                        "content": [
+                            loaded.backend.audio_item(clip),
+                            {"type": "text", "text": self.config.prompt_for(mode)},
+                        ],
+                    }
+                ]
                 inputs = loaded.processor.apply_chat_template(
-                    conversation, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt"
+                    conversation,
+                    add_generation_prompt=True,
+                    tokenize=True,
+                    return_dict=True,
+                    return_tensors="pt",
                 )
         audio_tokens = int((inputs["input_ids"] == loaded.audio_token_id).sum())
         if audio_tokens == 0:
@@ -251,7 +314,12 @@ class StreamingEngine:
                 ErrorCode.AUDIO_DROPPED,
                 f"the processor produced no audio tokens (id {loaded.audio_token_id}) for the clip",
             )
-        log.debug("chunk_id=%s inputs: %d tokens, %d audio", chunk_id, inputs["input_ids"].shape[-1], audio_tokens)
+        log.debug(
+            "chunk_id=%s inputs: %d tokens, %d audio",
+            chunk_id,
+            inputs["input_ids"].shape[-1],
+            audio_tokens,
+        )
         return inputs.to(loaded.device, dtype=loaded.dtype)
 
     def _generate_kwargs(self) -> dict[str, Any]:
@@ -274,9 +342,17 @@ class StreamingEngine:
 
     def _start_generation(self, inputs: Any, chunk_id: Any) -> GenerationRun:
         streamer = LoopStreamer(
-            self.loaded.tokenizer, asyncio.get_running_loop(), self.config.chunked_response.streamer_timeout_s
+            self.loaded.tokenizer,
+            asyncio.get_running_loop(),
+            self.config.chunked_response.streamer_timeout_s,
         )
-        run = GenerationRun(self.loaded.model, inputs, streamer, self._generate_kwargs(), f"ptt-generate-{chunk_id}")
+        run = GenerationRun(
+            self.loaded.model,
+            inputs,
+            streamer,
+            self._generate_kwargs(),
+            f"ptt-generate-{chunk_id}",
+        )
         run.start()
         return run
 
@@ -292,12 +368,18 @@ class StreamingEngine:
                     held.append(chunk)
                     continue
                 if turn.first_chunk_at is None:
-                    log.info("chunk_id=%s first chunk at %.0f ms", turn.chunk_id, turn.ms_since_start())
+                    log.info(
+                        "chunk_id=%s first chunk at %.0f ms",
+                        turn.chunk_id,
+                        turn.ms_since_start(),
+                    )
                 yield turn.item(chunk, is_final=False)
         rest = " ".join(held + [chunker.finish()]).strip()
         yield self._final_item(run, turn, rest, prepared_ms)
 
-    def _final_item(self, run: GenerationRun, turn: _Turn, rest: str, prepared_ms: float) -> dict[str, Any]:
+    def _final_item(
+        self, run: GenerationRun, turn: _Turn, rest: str, prepared_ms: float
+    ) -> dict[str, Any]:
         end = time.perf_counter()
         item = turn.item(rest, is_final=True)
         tokens = run.streamer.generated_tokens
@@ -311,13 +393,20 @@ class StreamingEngine:
             tokens_per_s=round(tokens / generate_s, 3),
             timings={
                 "prepare_ms": round(prepared_ms, 3),
-                "call_to_generate_ms": round(turn.ms_since_start(run.started_at or end), 3),
-                "first_token_ms": round(turn.ms_since_start(first_token), 3) if first_token else None,
+                "call_to_generate_ms": round(
+                    turn.ms_since_start(run.started_at or end), 3
+                ),
+                "first_token_ms": round(turn.ms_since_start(first_token), 3)
+                if first_token
+                else None,
             },
         )
         log.info(
             "chunk_id=%s end: %d chunks, %d tokens, ttfc %.0f ms, total %.0f ms",
-            turn.chunk_id, item["total_chunks"], tokens, item["ttfc_ms"], item["total_ms"],
+            turn.chunk_id,
+            item["total_chunks"],
+            tokens,
+            item["ttfc_ms"],
+            item["total_ms"],
         )
         return item
-

@@ -32,16 +32,24 @@ class _CancelCriteria(StoppingCriteria):
     def __init__(self, event: threading.Event) -> None:
         self.event = event
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs) -> torch.BoolTensor:
+    def __call__(
+        self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs
+    ) -> torch.BoolTensor:
         stop = self.event.is_set()
-        return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
+        return torch.full(
+            (input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device
+        )
 
 
 class LoopStreamer(TextIteratorStreamer):
     """A TextIteratorStreamer that feeds an asyncio queue and counts generated tokens."""
 
-    def __init__(self, tokenizer: Any, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
-        super().__init__(tokenizer, skip_prompt=True, timeout=timeout, skip_special_tokens=True)
+    def __init__(
+        self, tokenizer: Any, loop: asyncio.AbstractEventLoop, timeout: float
+    ) -> None:
+        super().__init__(
+            tokenizer, skip_prompt=True, timeout=timeout, skip_special_tokens=True
+        )
         self.loop = loop
         self.pieces: asyncio.Queue = asyncio.Queue()
         self.generated_tokens = 0
@@ -60,11 +68,14 @@ class LoopStreamer(TextIteratorStreamer):
         except RuntimeError:  # the loop is gone: nobody is listening any more
             pass
 
+    def send_end(self) -> None:
+        self._send(_END)
+
     def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
         if text:
             self._send(text)
         if stream_end:
-            self._send(_END)
+            self.send_end()
 
 
 class GenerationRun:
@@ -103,10 +114,7 @@ class GenerationRun:
                 self._model.generate(**self._call)
         except BaseException as exc:  # noqa: BLE001 - every failure must reach the consumer
             self.error = exc
-            try:
-                self.streamer.end()  # wake the consumer now, not after the timeout
-            except Exception:  # pragma: no cover - a broken tokenizer must not hide the error
-                self.streamer._send(_END)
+            self.streamer.send_end()  # wake the consumer now, not after the streamer timeout
         finally:
             self.finished_at = time.perf_counter()
             self._call = {}
@@ -123,7 +131,9 @@ class GenerationRun:
             try:
                 piece = await asyncio.wait_for(self.streamer.pieces.get(), timeout)
             except TimeoutError:
-                raise StreamTimeout(f"no text from the model for {timeout:g} s") from None
+                raise StreamTimeout(
+                    f"no text from the model for {timeout:g} s"
+                ) from None
             if piece is _END:
                 break
             yield piece

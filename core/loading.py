@@ -13,7 +13,11 @@ from core.config import ModelSettings
 
 log = logging.getLogger(__name__)
 
-_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+_DTYPES = {
+    "float32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "float16": torch.float16,
+}
 
 
 @dataclass
@@ -42,7 +46,9 @@ def resolve_device(device: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     resolved = torch.device(device)
     if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"model.device is {device!r} but no CUDA GPU is available; use 'auto' or 'cpu'")
+        raise RuntimeError(
+            f"model.device is {device!r} but no CUDA GPU is available; use 'auto' or 'cpu'"
+        )
     return resolved
 
 
@@ -58,13 +64,20 @@ def load_model(settings: ModelSettings) -> LoadedModel:
     from transformers import AutoConfig, AutoProcessor
 
     if settings.trust_remote_code:
-        log.warning("trust_remote_code is on for %s: its repository code will run", settings.id)
-    hf_config = AutoConfig.from_pretrained(settings.id, trust_remote_code=settings.trust_remote_code)
+        log.warning(
+            "trust_remote_code is on for %s: its repository code will run", settings.id
+        )
+    hf_config = AutoConfig.from_pretrained(
+        settings.id, trust_remote_code=settings.trust_remote_code
+    )
     backend = backend_for(hf_config.model_type)
     device = resolve_device(settings.device)
     dtype = resolve_dtype(settings.dtype, device)
     model_class = getattr(transformers, backend.model_class_name)
-    kwargs: dict[str, Any] = {"dtype": dtype, "trust_remote_code": settings.trust_remote_code}
+    kwargs: dict[str, Any] = {
+        "dtype": dtype,
+        "trust_remote_code": settings.trust_remote_code,
+    }
     if settings.attn_implementation != "auto":
         kwargs["attn_implementation"] = settings.attn_implementation
     if device.type == "cuda":
@@ -73,6 +86,12 @@ def load_model(settings: ModelSettings) -> LoadedModel:
     if device.type != "cuda":
         model = model.to(device)
     model.eval()
-    processor = AutoProcessor.from_pretrained(settings.id, trust_remote_code=settings.trust_remote_code)
-    log.info("loaded %s (%s) on %s as %s", settings.id, hf_config.model_type, device, dtype)
-    return LoadedModel(model=model, processor=processor, backend=backend, device=device, dtype=dtype)
+    processor = AutoProcessor.from_pretrained(
+        settings.id, trust_remote_code=settings.trust_remote_code
+    )
+    log.info(
+        "loaded %s (%s) on %s as %s", settings.id, hf_config.model_type, device, dtype
+    )
+    return LoadedModel(
+        model=model, processor=processor, backend=backend, device=device, dtype=dtype
+    )

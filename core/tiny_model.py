@@ -46,20 +46,51 @@ _QWEN_CORPUS = [
 
 # Voxtral's tekken special tokens by rank; the processor hard-codes [AUDIO] at 24.
 _VOXTRAL_SPECIALS = {
-    0: "<unk>", 1: "<s>", 2: "</s>", 3: "[INST]", 4: "[/INST]", 5: "[AVAILABLE_TOOLS]",
-    6: "[/AVAILABLE_TOOLS]", 7: "[TOOL_RESULTS]", 8: "[/TOOL_RESULTS]", 9: "[TOOL_CALLS]",
-    10: "[IMG]", 11: "<pad>", 12: "[IMG_BREAK]", 13: "[IMG_END]", 14: "[PREFIX]",
-    15: "[MIDDLE]", 16: "[SUFFIX]", 17: "[SYSTEM_PROMPT]", 18: "[/SYSTEM_PROMPT]",
-    19: "[TOOL_CONTENT]", 24: "[AUDIO]", 25: "[BEGIN_AUDIO]", 32: "[ARGS]", 33: "[CALL_ID]",
+    0: "<unk>",
+    1: "<s>",
+    2: "</s>",
+    3: "[INST]",
+    4: "[/INST]",
+    5: "[AVAILABLE_TOOLS]",
+    6: "[/AVAILABLE_TOOLS]",
+    7: "[TOOL_RESULTS]",
+    8: "[/TOOL_RESULTS]",
+    9: "[TOOL_CALLS]",
+    10: "[IMG]",
+    11: "<pad>",
+    12: "[IMG_BREAK]",
+    13: "[IMG_END]",
+    14: "[PREFIX]",
+    15: "[MIDDLE]",
+    16: "[SUFFIX]",
+    17: "[SYSTEM_PROMPT]",
+    18: "[/SYSTEM_PROMPT]",
+    19: "[TOOL_CONTENT]",
+    24: "[AUDIO]",
+    25: "[BEGIN_AUDIO]",
+    32: "[ARGS]",
+    33: "[CALL_ID]",
     34: "[TRANSCRIBE]",
 }
 _VOXTRAL_NUM_SPECIAL = 100
 _VOXTRAL_NUM_VOCAB = 8000
 
-_TINY_TEXT = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                  num_attention_heads=4, num_key_value_heads=2, head_dim=16)
-_BENCH_TEXT = dict(hidden_size=768, intermediate_size=2048, num_hidden_layers=12,
-                   num_attention_heads=12, num_key_value_heads=4, head_dim=64)
+_TINY_TEXT = {
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "head_dim": 16,
+}
+_BENCH_TEXT = {
+    "hidden_size": 768,
+    "intermediate_size": 2048,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 12,
+    "num_key_value_heads": 4,
+    "head_dim": 64,
+}
 
 
 def _feature_extractor():
@@ -69,7 +100,14 @@ def _feature_extractor():
 
 
 def _qwen_tokenizer():
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import (
+        AddedToken,
+        Tokenizer,
+        decoders,
+        models,
+        pre_tokenizers,
+        trainers,
+    )
     from transformers import Qwen2Tokenizer
 
     bpe = Tokenizer(models.BPE())
@@ -83,16 +121,24 @@ def _qwen_tokenizer():
     )
     bpe.train_from_iterator(_QWEN_CORPUS * 50, trainer=trainer)
     state = json.loads(bpe.to_str())["model"]
-    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in state["merges"]]
-    tokenizer = Qwen2Tokenizer(vocab=state["vocab"], merges=merges, eos_token="<|im_end|>")
-    tokenizer.add_tokens([AddedToken(t, special=True, normalized=False) for t in _QWEN_SPECIALS])
+    merges = [
+        tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in state["merges"]
+    ]
+    tokenizer = Qwen2Tokenizer(
+        vocab=state["vocab"], merges=merges, eos_token="<|im_end|>"
+    )
+    tokenizer.add_tokens(
+        [AddedToken(t, special=True, normalized=False) for t in _QWEN_SPECIALS]
+    )
     return tokenizer
 
 
 def _qwen_processor():
     from transformers import Qwen2AudioProcessor
 
-    return Qwen2AudioProcessor(feature_extractor=_feature_extractor(), tokenizer=_qwen_tokenizer())
+    return Qwen2AudioProcessor(
+        feature_extractor=_feature_extractor(), tokenizer=_qwen_tokenizer()
+    )
 
 
 def _tekken_file(out_dir: Path) -> Path:
@@ -101,7 +147,11 @@ def _tekken_file(out_dir: Path) -> Path:
     source = Path(mistral_common.__file__).parent / "data" / "tekken_240911.json"
     data = json.loads(source.read_text())
     specials = [
-        {"rank": r, "token_str": _VOXTRAL_SPECIALS.get(r, f"<SPECIAL_{r}>"), "is_control": True}
+        {
+            "rank": r,
+            "token_str": _VOXTRAL_SPECIALS.get(r, f"<SPECIAL_{r}>"),
+            "is_control": True,
+        }
         for r in range(_VOXTRAL_NUM_SPECIAL)
     ]
     data["vocab"] = data["vocab"][:_VOXTRAL_NUM_VOCAB]
@@ -116,7 +166,11 @@ def _tekken_file(out_dir: Path) -> Path:
         "sampling_rate": 16000,
         "frame_rate": 12.5,
         "chunk_length_s": 30.0,
-        "audio_encoding_config": {"num_mel_bins": 128, "hop_length": 160, "window_size": 400},
+        "audio_encoding_config": {
+            "num_mel_bins": 128,
+            "hop_length": 160,
+            "window_size": 400,
+        },
     }
     data.pop("image", None)
     path = out_dir / "tekken.json"
@@ -139,24 +193,39 @@ def _model(arch: str, vocab_size: int, audio_token_id: int, text: dict):
         VoxtralForConditionalGeneration,
     )
 
-    text_config = dict(text, vocab_size=vocab_size, max_position_embeddings=4096,
-                       tie_word_embeddings=False)
-    audio = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                 num_mel_bins=128, max_source_positions=1500)
+    text_config = dict(
+        text,
+        vocab_size=vocab_size,
+        max_position_embeddings=4096,
+        tie_word_embeddings=False,
+    )
+    audio = {
+        "hidden_size": 32,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "num_mel_bins": 128,
+        "max_source_positions": 1500,
+    }
     torch.manual_seed(0)
     if arch == "voxtral":
         config = VoxtralConfig(
-            audio_config=dict(audio, intermediate_size=128),  # projector stacks 4 frames
+            audio_config=dict(
+                audio, intermediate_size=128
+            ),  # projector stacks 4 frames
             text_config=text_config,
             audio_token_id=audio_token_id,
         )
         config.tie_word_embeddings = False
         return VoxtralForConditionalGeneration(config)
     config = Qwen2AudioConfig(
-        audio_config=dict(
-            d_model=audio["hidden_size"], encoder_layers=1, encoder_attention_heads=2,
-            encoder_ffn_dim=64, num_mel_bins=128, max_source_positions=1500,
-        ),
+        audio_config={
+            "d_model": audio["hidden_size"],
+            "encoder_layers": 1,
+            "encoder_attention_heads": 2,
+            "encoder_ffn_dim": 64,
+            "num_mel_bins": 128,
+            "max_source_positions": 1500,
+        },
         text_config=dict(text_config, model_type="qwen2"),
         audio_token_index=audio_token_id,
     )
@@ -170,7 +239,9 @@ def force_sentence(model, sentence_ids: list[int], eos_id: int) -> None:
     if len(set(sentence_ids)) != len(sentence_ids):
         raise ValueError(f"sentence tokens must be distinct, got {sentence_ids}")
     for name, module in model.named_modules():
-        if "language_model" in name and name.endswith(("self_attn.o_proj", "mlp.down_proj")):
+        if "language_model" in name and name.endswith(
+            ("self_attn.o_proj", "mlp.down_proj")
+        ):
             module.weight.zero_()
     embed = model.get_input_embeddings().weight
     head = model.get_output_embeddings().weight
@@ -187,14 +258,18 @@ def force_sentence(model, sentence_ids: list[int], eos_id: int) -> None:
             embed[token] = basis[k + 1]
 
 
-def build(out_dir: str | Path, arch: str, size: str = "tiny", deterministic: bool = True) -> Path:
+def build(
+    out_dir: str | Path, arch: str, size: str = "tiny", deterministic: bool = True
+) -> Path:
     """Write a model folder for ``arch`` ("voxtral" or "qwen2-audio") and return its path.
 
     ``deterministic=False`` keeps the random weights (tiny size only): the answer is then
     arbitrary text, which tests use to check that streaming loses nothing.
     """
     if arch not in ARCHITECTURES:
-        raise ValueError(f"unknown arch {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+        raise ValueError(
+            f"unknown arch {arch!r}; choose one of {', '.join(ARCHITECTURES)}"
+        )
     if size not in ("tiny", "bench"):
         raise ValueError(f"unknown size {size!r}; choose 'tiny' or 'bench'")
     out = Path(out_dir)
@@ -227,13 +302,22 @@ def build(out_dir: str | Path, arch: str, size: str = "tiny", deterministic: boo
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m core.tiny_model", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m core.tiny_model", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("out_dir", help="folder to write the model into")
     parser.add_argument("--arch", choices=ARCHITECTURES, default="qwen2-audio")
-    parser.add_argument("--size", choices=("tiny", "bench"), default="tiny",
-                        help="tiny: deterministic test model; bench: ~100M random weights")
-    parser.add_argument("--random", action="store_true",
-                        help="tiny size with random weights (arbitrary answers) instead of the fixed sentence")
+    parser.add_argument(
+        "--size",
+        choices=("tiny", "bench"),
+        default="tiny",
+        help="tiny: deterministic test model; bench: ~100M random weights",
+    )
+    parser.add_argument(
+        "--random",
+        action="store_true",
+        help="tiny size with random weights (arbitrary answers) instead of the fixed sentence",
+    )
     args = parser.parse_args(argv)
     path = build(args.out_dir, args.arch, args.size, deterministic=not args.random)
     print(f"wrote {args.arch} ({args.size}) model to {path}")

@@ -12,9 +12,9 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the hub
 
-from core import StreamingEngine  # noqa: E402
-from core.config import validate_config  # noqa: E402
-from core.tiny_model import build  # noqa: E402
+from core import StreamingEngine
+from core.config import validate_config
+from core.tiny_model import build
 
 ARCHS = ("qwen2-audio", "voxtral")
 
@@ -58,7 +58,9 @@ def engine(tiny_models, arch) -> StreamingEngine:
     asyncio.run(engine.close())
 
 
-def speech_like(seconds: float = 1.5, rate: int = 16000, level: float = 0.3) -> np.ndarray:
+def speech_like(
+    seconds: float = 1.5, rate: int = 16000, level: float = 0.3
+) -> np.ndarray:
     """A voiced, syllable-modulated tone: loud enough to pass the speech gate."""
     t = np.arange(int(seconds * rate)) / rate
     envelope = 0.6 + 0.4 * np.sin(2 * np.pi * 4 * t)
@@ -71,4 +73,10 @@ async def collect(stream) -> list[dict]:
 
 
 def thread_names() -> set[str]:
-    return {t.name for t in threading.enumerate()}
+    """Live threads, less the default executors of other tests' event loops, which wind
+    down on their own schedule after pytest-asyncio closes those loops."""
+    return {
+        t.name
+        for t in threading.enumerate()
+        if not t.name.startswith(("ThreadPoolExecutor-", "asyncio_"))
+    }

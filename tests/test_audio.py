@@ -19,7 +19,13 @@ def tone(seconds=1.0, rate=RATE, freq=440.0, amp=0.5):
 
 @pytest.mark.parametrize(
     "dtype, full_scale",
-    [(np.int16, 32767), (np.int32, 2**31 - 1), (np.int8, 127), (np.uint8, 255), (np.uint16, 65535)],
+    [
+        (np.int16, 32767),
+        (np.int32, 2**31 - 1),
+        (np.int8, 127),
+        (np.uint8, 255),
+        (np.uint16, 65535),
+    ],
 )
 def test_integer_pcm_is_scaled_by_its_range(dtype, full_scale):
     info = np.iinfo(dtype)
@@ -37,10 +43,14 @@ def test_unsigned_midpoint_is_zero():
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 def test_float_arrays_keep_their_values(dtype):
     samples = tone().astype(dtype)
-    np.testing.assert_allclose(audio.to_mono_float32(samples), samples.astype(np.float32), atol=1e-3)
+    np.testing.assert_allclose(
+        audio.to_mono_float32(samples), samples.astype(np.float32), atol=1e-3
+    )
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16, torch.float64])
+@pytest.mark.parametrize(
+    "dtype", [torch.float32, torch.bfloat16, torch.float16, torch.float64]
+)
 def test_tensors_of_any_float_dtype(dtype):
     samples = torch.from_numpy(tone()).to(dtype)
     out = audio.to_mono_float32(samples)
@@ -61,8 +71,14 @@ def test_tensor_that_needs_grad_is_accepted():
 @pytest.mark.parametrize("layout", ["channels_first", "channels_last"])
 def test_stereo_is_mixed_down_in_either_layout(layout):
     left, right = tone(amp=0.2), tone(amp=0.6)
-    stereo = np.stack([left, right]) if layout == "channels_first" else np.stack([left, right], axis=1)
-    np.testing.assert_allclose(audio.to_mono_float32(stereo), (left + right) / 2, atol=1e-6)
+    stereo = (
+        np.stack([left, right])
+        if layout == "channels_first"
+        else np.stack([left, right], axis=1)
+    )
+    np.testing.assert_allclose(
+        audio.to_mono_float32(stereo), (left + right) / 2, atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("shape", [(1, RATE), (RATE, 1), (1, 1, RATE)])
@@ -122,12 +138,19 @@ def test_dbfs_of_known_signals():
     assert audio.rms_dbfs(tone(amp=1.0)) == pytest.approx(-3.01, abs=0.05)
     assert audio.rms_dbfs(tone(amp=0.1)) == pytest.approx(-23.01, abs=0.05)
     assert audio.rms_dbfs(np.zeros(RATE, np.float32)) == -120.0
-    assert audio.rms_dbfs(np.full(RATE, 0.5, np.float32)) == -120.0  # pure DC is silence
+    assert (
+        audio.rms_dbfs(np.full(RATE, 0.5, np.float32)) == -120.0
+    )  # pure DC is silence
 
 
 @pytest.mark.parametrize(
     "amp, expected",
-    [(0.5, True), (0.05, True), (0.005, False), (0.0005, False)],  # -9, -29, -49, -69 dBFS
+    [
+        (0.5, True),
+        (0.05, True),
+        (0.005, False),
+        (0.0005, False),
+    ],  # -9, -29, -49, -69 dBFS
 )
 def test_speech_gate_at_several_levels(amp, expected):
     estimate = audio.estimate_speech(tone(amp=amp), RATE, threshold_dbfs=-45.0)

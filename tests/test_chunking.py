@@ -16,7 +16,20 @@ def run(pieces, n):
 
 
 def test_streamer_style_pieces():
-    pieces = ["", "The ", "", "quick ", "brown ", "", "fox ", "jumps ", "over ", "the ", "lazy ", "dog."]
+    pieces = [
+        "",
+        "The ",
+        "",
+        "quick ",
+        "brown ",
+        "",
+        "fox ",
+        "jumps ",
+        "over ",
+        "the ",
+        "lazy ",
+        "dog.",
+    ]
     chunks, rest = run(pieces, 4)
     assert chunks == ["The quick brown fox", "jumps over the lazy"]
     assert rest == "dog."
@@ -58,7 +71,11 @@ def test_chunk_size_must_be_positive():
         WordChunker(0)
 
 
-@given(st.text(alphabet=st.sampled_from("ab é,.\n\t字 "), max_size=80), st.integers(1, 6), st.data())
+@given(
+    st.text(alphabet=st.sampled_from("ab é,.\n\t字 "), max_size=80),
+    st.integers(1, 6),
+    st.data(),
+)
 def test_no_word_is_lost_or_split(text, n, data):
     cuts = sorted(data.draw(st.lists(st.integers(0, len(text)), max_size=10)))
     pieces = [text[i:j] for i, j in zip([0, *cuts], [*cuts, len(text)])]

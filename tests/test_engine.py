@@ -16,16 +16,32 @@ import torch
 from core import StreamingEngine
 from core.handoff import TEMP_PREFIX
 from core.tiny_model import TINY_SENTENCE
-from tests.conftest import ARCHS, collect, make_config, make_engine, speech_like, thread_names
+from tests.conftest import (
+    ARCHS,
+    collect,
+    make_config,
+    make_engine,
+    speech_like,
+    thread_names,
+)
 
-REQUIRED = {"success", "chunk_id", "chunk_index", "text", "word_count", "is_final",
-            "processing_time_ms", "timestamp", "mode"}
+REQUIRED = {
+    "success",
+    "chunk_id",
+    "chunk_index",
+    "text",
+    "word_count",
+    "is_final",
+    "processing_time_ms",
+    "timestamp",
+    "mode",
+}
 FINAL = {"total_chunks", "ttfc_ms", "total_ms", "generated_tokens", "tokens_per_s"}
 SENTENCE_WORDS = TINY_SENTENCE.split()
 
 
 def chunked(words, n):
-    return [" ".join(words[i:i + n]) for i in range(0, len(words), n)]
+    return [" ".join(words[i : i + n]) for i in range(0, len(words), n)]
 
 
 @contextlib.contextmanager
@@ -53,13 +69,18 @@ def private_tmp(tmp_path, monkeypatch):
 
 # -- the happy path ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("mode", ["conversation", "transcribe"])
 async def test_clip_streams_the_known_sentence_in_word_chunks(engine, mode):
-    items = await collect(engine.process_realtime_chunk_streaming(speech_like(), "turn-1", mode))
+    items = await collect(
+        engine.process_realtime_chunk_streaming(speech_like(), "turn-1", mode)
+    )
     assert [i["text"] for i in items] == chunked(SENTENCE_WORDS, 4)
     assert [i["chunk_index"] for i in items] == list(range(len(items)))
     assert all(REQUIRED <= set(i) for i in items)
-    assert all(i["success"] and i["chunk_id"] == "turn-1" and i["mode"] == mode for i in items)
+    assert all(
+        i["success"] and i["chunk_id"] == "turn-1" and i["mode"] == mode for i in items
+    )
     assert [i["is_final"] for i in items] == [False] * (len(items) - 1) + [True]
     assert [i["word_count"] for i in items] == [len(i["text"].split()) for i in items]
     times = [i["processing_time_ms"] for i in items]
@@ -71,21 +92,32 @@ async def test_clip_streams_the_known_sentence_in_word_chunks(engine, mode):
     assert final["ttfc_ms"] == items[0]["processing_time_ms"]
     assert final["generated_tokens"] >= len(SENTENCE_WORDS)
     assert final["tokens_per_s"] > 0
-    assert 0 < final["timings"]["call_to_generate_ms"] <= final["timings"]["first_token_ms"] <= final["total_ms"]
+    assert (
+        0
+        < final["timings"]["call_to_generate_ms"]
+        <= final["timings"]["first_token_ms"]
+        <= final["total_ms"]
+    )
 
 
 @pytest.mark.parametrize("size", [1, 3, 5, 100])
 async def test_chunk_size_from_config(tiny_models, size):
-    engine = await make_engine(tiny_models["qwen2-audio"], chunked_response={"chunk_size_words": size})
+    engine = await make_engine(
+        tiny_models["qwen2-audio"], chunked_response={"chunk_size_words": size}
+    )
     items = await collect(engine.process_realtime_chunk_streaming(speech_like(), 1))
     assert [i["text"] for i in items] == chunked(SENTENCE_WORDS, size)
     await engine.close()
 
 
 async def test_chunking_disabled_gives_one_final_item(tiny_models):
-    engine = await make_engine(tiny_models["voxtral"], chunked_response={"enabled": False})
+    engine = await make_engine(
+        tiny_models["voxtral"], chunked_response={"enabled": False}
+    )
     items = await collect(engine.process_realtime_chunk_streaming(speech_like(), 1))
-    assert len(items) == 1 and items[0]["is_final"] and items[0]["text"] == TINY_SENTENCE
+    assert (
+        len(items) == 1 and items[0]["is_final"] and items[0]["text"] == TINY_SENTENCE
+    )
     await engine.close()
 
 
@@ -99,7 +131,9 @@ async def test_non_streaming_call_returns_the_whole_answer(engine):
 
 @pytest.mark.parametrize("chunk_id", [0, "abc", None, 3.5, ("tuple", 1), {"k": "v"}])
 async def test_chunk_id_is_returned_unchanged(engine, chunk_id):
-    items = await collect(engine.process_realtime_chunk_streaming(speech_like(), chunk_id))
+    items = await collect(
+        engine.process_realtime_chunk_streaming(speech_like(), chunk_id)
+    )
     assert all(i["chunk_id"] is chunk_id or i["chunk_id"] == chunk_id for i in items)
 
 
@@ -114,10 +148,20 @@ async def test_chunk_id_is_returned_unchanged(engine, chunk_id):
         lambda c: np.stack([c, c, c], axis=1).astype(np.float64),
         lambda c: torch.from_numpy(c)[None, None, :],
     ],
-    ids=["bf16-tensor", "f16-tensor", "int16", "int32", "stereo-cf", "3ch-cl-f64", "batched-tensor"],
+    ids=[
+        "bf16-tensor",
+        "f16-tensor",
+        "int16",
+        "int32",
+        "stereo-cf",
+        "3ch-cl-f64",
+        "batched-tensor",
+    ],
 )
 async def test_any_accepted_input_reaches_the_model(engine, make):
-    items = await collect(engine.process_realtime_chunk_streaming(make(speech_like()), 1))
+    items = await collect(
+        engine.process_realtime_chunk_streaming(make(speech_like()), 1)
+    )
     assert items[-1]["success"], items[-1]
     assert " ".join(i["text"] for i in items if i["text"]) == TINY_SENTENCE
 
@@ -125,18 +169,23 @@ async def test_any_accepted_input_reaches_the_model(engine, make):
 @pytest.mark.parametrize("rate", [8000, 22050, 44100, 48000])
 async def test_other_sample_rates_are_resampled(engine, rate):
     clip = speech_like(rate=rate)
-    items = await collect(engine.process_realtime_chunk_streaming(clip, 1, sample_rate=rate))
+    items = await collect(
+        engine.process_realtime_chunk_streaming(clip, 1, sample_rate=rate)
+    )
     assert items[-1]["success"]
 
 
 # -- lossless streaming against plain generate -----------------------------------------------------
 
+
 @pytest.mark.parametrize("arch_name", ARCHS)
 @pytest.mark.parametrize("mode", ["conversation", "transcribe"])
 async def test_streamed_words_equal_plain_generate(random_models, arch_name, mode):
     """A random-weight model answers arbitrary text; streaming must lose or split no word."""
-    engine = await make_engine(random_models[arch_name], chunked_response={
-        "chunk_size_words": 3, "generation": {"max_new_tokens": 60}})
+    engine = await make_engine(
+        random_models[arch_name],
+        chunked_response={"chunk_size_words": 3, "generation": {"max_new_tokens": 60}},
+    )
     clip = speech_like(seconds=2.0)
     items = await collect(engine.process_realtime_chunk_streaming(clip, 1, mode))
     assert items[-1]["success"], items[-1]
@@ -145,7 +194,9 @@ async def test_streamed_words_equal_plain_generate(random_models, arch_name, mod
     inputs = engine._build_inputs(clip, mode, "reference")
     with torch.inference_mode():
         out = loaded.model.generate(**inputs, **engine._generate_kwargs())
-    answer = loaded.tokenizer.decode(out[0, inputs["input_ids"].shape[-1]:], skip_special_tokens=True)
+    answer = loaded.tokenizer.decode(
+        out[0, inputs["input_ids"].shape[-1] :], skip_special_tokens=True
+    )
     assert answer.split(), "the random model should say something"
     streamed = " ".join(i["text"] for i in items if i["text"])
     assert streamed == " ".join(answer.split())
@@ -155,15 +206,24 @@ async def test_streamed_words_equal_plain_generate(random_models, arch_name, mod
 
 # -- hand-off: memory and file ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("handoff", ["memory", "file"])
-async def test_both_handoffs_answer_and_leave_nothing(tiny_models, arch, handoff, private_tmp):
+async def test_both_handoffs_answer_and_leave_nothing(
+    tiny_models, arch, handoff, private_tmp
+):
     engine = await make_engine(tiny_models[arch], audio={"handoff": handoff})
     seen: list[tuple[Path, int, int]] = []
     original = engine.loaded.backend.audio_item
 
     def spy(clip):
         if clip.wav_path is not None:
-            seen.append((clip.wav_path, clip.wav_path.stat().st_mode, clip.wav_path.parent.stat().st_mode))
+            seen.append(
+                (
+                    clip.wav_path,
+                    clip.wav_path.stat().st_mode,
+                    clip.wav_path.parent.stat().st_mode,
+                )
+            )
         return original(clip)
 
     transcribe_seen: list[Path] = []
@@ -174,11 +234,19 @@ async def test_both_handoffs_answer_and_leave_nothing(tiny_models, arch, handoff
             transcribe_seen.append(clip.wav_path)
         return original_tr(processor, clip, model_id, prompt)
 
-    engine.loaded.backend = type("Spy", (), {
-        "audio_item": staticmethod(spy), "transcribe_inputs": staticmethod(spy_tr),
-        "accepts_in_memory_audio": True})()
+    engine.loaded.backend = type(
+        "Spy",
+        (),
+        {
+            "audio_item": staticmethod(spy),
+            "transcribe_inputs": staticmethod(spy_tr),
+            "accepts_in_memory_audio": True,
+        },
+    )()
     for mode in ("conversation", "transcribe"):
-        items = await collect(engine.process_realtime_chunk_streaming(speech_like(), 1, mode))
+        items = await collect(
+            engine.process_realtime_chunk_streaming(speech_like(), 1, mode)
+        )
         assert " ".join(i["text"] for i in items if i["text"]) == TINY_SENTENCE
     if handoff == "file":
         assert seen, "the file hand-off must give the processor a path"
@@ -194,11 +262,14 @@ async def test_both_handoffs_answer_and_leave_nothing(tiny_models, arch, handoff
 
 # -- errors ----------------------------------------------------------------------------------------
 
+
 def assert_single_error(items, code):
     assert len(items) == 1, items
     item = items[0]
     assert REQUIRED <= set(item)
-    assert item["success"] is False and item["is_final"] is True and item["error"] == code
+    assert (
+        item["success"] is False and item["is_final"] is True and item["error"] == code
+    )
     assert item["chunk_index"] == 0 and item["text"] == ""
     assert isinstance(item["message"], str) and item["message"]
     return item
@@ -213,7 +284,9 @@ async def test_not_initialized(tiny_models):
 @pytest.mark.parametrize("mode", ["chat", "", None, 3, "CONVERSATION"])
 async def test_invalid_mode_never_calls_the_model(engine, mode):
     with step_hook(engine, lambda step: None) as steps:
-        items = await collect(engine.process_realtime_chunk_streaming(speech_like(), 1, mode))
+        items = await collect(
+            engine.process_realtime_chunk_streaming(speech_like(), 1, mode)
+        )
     item = assert_single_error(items, "invalid_mode")
     assert "conversation, transcribe" in item["detail"]
     assert steps["n"] == 0
@@ -241,13 +314,17 @@ async def test_invalid_audio_names_the_problem(engine, clip, words):
 
 
 async def test_bad_sample_rate_is_invalid_audio(engine):
-    items = await collect(engine.process_realtime_chunk_streaming(speech_like(), 1, sample_rate=-5))
+    items = await collect(
+        engine.process_realtime_chunk_streaming(speech_like(), 1, sample_rate=-5)
+    )
     assert "sample_rate" in assert_single_error(items, "invalid_audio")["message"]
 
 
 @pytest.mark.parametrize("level", [0.0, 1e-4, 1e-3])
 async def test_silence_is_no_speech_within_milliseconds(engine, level):
-    clip = (level * np.random.default_rng(0).standard_normal(16000 * 3)).astype(np.float32)
+    clip = (level * np.random.default_rng(0).standard_normal(16000 * 3)).astype(
+        np.float32
+    )
     with step_hook(engine, lambda step: None) as steps:
         started = time.perf_counter()
         items = await collect(engine.process_realtime_chunk_streaming(clip, 1))
@@ -260,10 +337,17 @@ async def test_silence_is_no_speech_within_milliseconds(engine, level):
 async def test_processor_that_drops_the_audio_is_an_error(tiny_models):
     engine = await make_engine(tiny_models["qwen2-audio"])
     # Qwen2-Audio's processor silently ignores an OpenAI-style input_audio item.
-    engine.loaded.backend = type("Dropping", (), {
-        "accepts_in_memory_audio": True,
-        "audio_item": staticmethod(lambda clip: {"type": "input_audio", "input_audio": {"data": "x"}}),
-        "transcribe_inputs": staticmethod(lambda *a: None)})()
+    engine.loaded.backend = type(
+        "Dropping",
+        (),
+        {
+            "accepts_in_memory_audio": True,
+            "audio_item": staticmethod(
+                lambda clip: {"type": "input_audio", "input_audio": {"data": "x"}}
+            ),
+            "transcribe_inputs": staticmethod(lambda *a: None),
+        },
+    )()
     with step_hook(engine, lambda step: None) as steps:
         items = await collect(engine.process_realtime_chunk_streaming(speech_like(), 1))
     assert_single_error(items, "audio_dropped")
@@ -272,16 +356,23 @@ async def test_processor_that_drops_the_audio_is_an_error(tiny_models):
 
 
 async def test_generate_raising_reaches_the_consumer_at_once(tiny_models):
-    engine = await make_engine(tiny_models["voxtral"], chunked_response={"chunk_size_words": 1, "streamer_timeout_s": 30})
+    engine = await make_engine(
+        tiny_models["voxtral"],
+        chunked_response={"chunk_size_words": 1, "streamer_timeout_s": 30},
+    )
 
     def fail(step):
         if step == 5:
-            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            raise torch.OutOfMemoryError(
+                "CUDA out of memory. Tried to allocate 2.00 GiB"
+            )
 
     before = thread_names()
     with step_hook(engine, fail):
         started = time.perf_counter()
-        items = await collect(engine.process_realtime_chunk_streaming(speech_like(), "oom"))
+        items = await collect(
+            engine.process_realtime_chunk_streaming(speech_like(), "oom")
+        )
         elapsed = time.perf_counter() - started
     assert elapsed < 5  # not the 30 s streamer timeout
     assert items[-1]["error"] == "generation_failed" and items[-1]["is_final"]
@@ -290,28 +381,42 @@ async def test_generate_raising_reaches_the_consumer_at_once(tiny_models):
     assert [i["chunk_index"] for i in items] == list(range(len(items)))
     assert thread_names() == before
     # the next turn works
-    assert (await engine.process_realtime_chunk(speech_like(), 2))["text"] == TINY_SENTENCE
+    assert (await engine.process_realtime_chunk(speech_like(), 2))[
+        "text"
+    ] == TINY_SENTENCE
     await engine.close()
 
 
 async def test_streamer_timeout_is_an_error_item_and_generation_stops(tiny_models):
-    engine = await make_engine(tiny_models["qwen2-audio"], chunked_response={"streamer_timeout_s": 0.2})
+    engine = await make_engine(
+        tiny_models["qwen2-audio"], chunked_response={"streamer_timeout_s": 0.2}
+    )
     before = thread_names()
-    with step_hook(engine, lambda step: time.sleep(0.5) if step == 3 else None) as steps:
+    with step_hook(
+        engine, lambda step: time.sleep(0.5) if step == 3 else None
+    ) as steps:
         items = await collect(engine.process_realtime_chunk_streaming(speech_like(), 1))
         assert steps["n"] <= 4  # stopped right after the slow step
     assert items[-1]["error"] == "timeout" and items[-1]["is_final"]
     assert thread_names() == before
-    assert (await engine.process_realtime_chunk(speech_like(), 2))["text"] == TINY_SENTENCE
+    assert (await engine.process_realtime_chunk(speech_like(), 2))[
+        "text"
+    ] == TINY_SENTENCE
     await engine.close()
 
 
 # -- cancellation, cleanup, concurrency ------------------------------------------------------------
 
+
 @pytest.mark.parametrize("handoff", ["memory", "file"])
-async def test_closing_early_stops_generation_within_one_step(tiny_models, arch, handoff, private_tmp):
-    engine = await make_engine(tiny_models[arch], audio={"handoff": handoff},
-                         chunked_response={"chunk_size_words": 1})
+async def test_closing_early_stops_generation_within_one_step(
+    tiny_models, arch, handoff, private_tmp
+):
+    engine = await make_engine(
+        tiny_models[arch],
+        audio={"handoff": handoff},
+        chunked_response={"chunk_size_words": 1},
+    )
     before = thread_names()
     with step_hook(engine, lambda step: time.sleep(0.03)) as steps:
         stream = engine.process_realtime_chunk_streaming(speech_like(), "barge")
@@ -325,17 +430,23 @@ async def test_closing_early_stops_generation_within_one_step(tiny_models, arch,
     assert after_close - at_close <= 1
     assert thread_names() == before
     assert list(private_tmp.iterdir()) == []
-    assert (await engine.process_realtime_chunk(speech_like(), 2))["text"] == TINY_SENTENCE
+    assert (await engine.process_realtime_chunk(speech_like(), 2))[
+        "text"
+    ] == TINY_SENTENCE
     await engine.close()
 
 
 async def test_abandoned_stream_is_cleaned_up_by_the_loop(tiny_models):
-    engine = await make_engine(tiny_models["qwen2-audio"], chunked_response={"chunk_size_words": 1})
+    engine = await make_engine(
+        tiny_models["qwen2-audio"], chunked_response={"chunk_size_words": 1}
+    )
     before = thread_names()
     with step_hook(engine, lambda step: time.sleep(0.02)) as steps:
         stream = engine.process_realtime_chunk_streaming(speech_like(), "dropped")
         await anext(stream)
-        del stream  # no aclose(): asyncio's async-generator finalizer must stop generation
+        del (
+            stream
+        )  # no aclose(): asyncio's async-generator finalizer must stop generation
         for _ in range(50):
             await asyncio.sleep(0.02)
             if thread_names() == before:
@@ -350,7 +461,9 @@ async def test_abandoned_stream_is_cleaned_up_by_the_loop(tiny_models):
 async def test_cancelling_the_consumer_task_stops_generation(engine):
     before = thread_names()
     with step_hook(engine, lambda step: time.sleep(0.03)):
-        task = asyncio.ensure_future(collect(engine.process_realtime_chunk_streaming(speech_like(), 1)))
+        task = asyncio.ensure_future(
+            collect(engine.process_realtime_chunk_streaming(speech_like(), 1))
+        )
         await asyncio.sleep(0.15)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -359,7 +472,9 @@ async def test_cancelling_the_consumer_task_stops_generation(engine):
 
 
 async def test_repeated_turns_leave_no_threads_or_files(engine, private_tmp):
-    await engine.process_realtime_chunk(speech_like(), 0)  # the worker thread exists from here on
+    await engine.process_realtime_chunk(
+        speech_like(), 0
+    )  # the worker thread exists from here on
     before = thread_names()
     for turn in range(5):
         result = await engine.process_realtime_chunk(speech_like(), turn)
@@ -370,9 +485,13 @@ async def test_repeated_turns_leave_no_threads_or_files(engine, private_tmp):
 
 async def test_concurrent_callers_get_intact_answers(engine):
     async def one(chunk_id, mode):
-        return await collect(engine.process_realtime_chunk_streaming(speech_like(), chunk_id, mode))
+        return await collect(
+            engine.process_realtime_chunk_streaming(speech_like(), chunk_id, mode)
+        )
 
-    results = await asyncio.gather(*(one(i, ("conversation", "transcribe")[i % 2]) for i in range(4)))
+    results = await asyncio.gather(
+        *(one(i, ("conversation", "transcribe")[i % 2]) for i in range(4))
+    )
     for i, items in enumerate(results):
         assert [it["chunk_id"] for it in items] == [i] * len(items)
         assert [it["chunk_index"] for it in items] == list(range(len(items)))
@@ -395,6 +514,8 @@ async def test_initialize_does_not_block_the_event_loop(tiny_models):
     elapsed = time.perf_counter() - started
     task.cancel()
     assert engine.is_initialized
-    assert ticks >= elapsed / 0.005 * 0.3  # the loop kept ticking while the model loaded
+    assert (
+        ticks >= elapsed / 0.005 * 0.3
+    )  # the loop kept ticking while the model loaded
     await engine.close()
     assert not engine.is_initialized

@@ -20,4 +20,4 @@ def backend_for(model_type: str) -> AudioBackend:
         ) from None
 
 
-__all__ = ["AudioBackend", "BACKENDS", "Clip", "backend_for"]
+__all__ = ["BACKENDS", "AudioBackend", "Clip", "backend_for"]

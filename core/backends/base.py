@@ -30,6 +30,8 @@ class AudioBackend(Protocol):
         """The conversation content item that carries the clip."""
         ...
 
-    def transcribe_inputs(self, processor: Any, clip: Clip, model_id: str, prompt: str) -> Any | None:
+    def transcribe_inputs(
+        self, processor: Any, clip: Clip, model_id: str, prompt: str
+    ) -> Any | None:
         """Model inputs for a verbatim transcript, or None to use the chat template with ``prompt``."""
         ...

@@ -17,5 +17,7 @@ class Qwen2AudioBackend:
             return {"type": "audio", "path": str(clip.wav_path)}
         return {"type": "audio", "audio": clip.samples}
 
-    def transcribe_inputs(self, processor: Any, clip: Clip, model_id: str, prompt: str) -> Any | None:
+    def transcribe_inputs(
+        self, processor: Any, clip: Clip, model_id: str, prompt: str
+    ) -> Any | None:
         return None

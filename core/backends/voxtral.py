@@ -22,11 +22,21 @@ class VoxtralBackend:
             return {"type": "audio", "path": str(clip.wav_path)}
         buffer = io.BytesIO()
         sf.write(buffer, clip.samples, clip.sample_rate, format="WAV", subtype="FLOAT")
-        return {"type": "audio", "base64": base64.b64encode(buffer.getvalue()).decode("ascii")}
+        return {
+            "type": "audio",
+            "base64": base64.b64encode(buffer.getvalue()).decode("ascii"),
+        }
 
-    def transcribe_inputs(self, processor: Any, clip: Clip, model_id: str, prompt: str) -> Any | None:
+    def transcribe_inputs(
+        self, processor: Any, clip: Clip, model_id: str, prompt: str
+    ) -> Any | None:
         if clip.wav_path is not None:
-            return processor.apply_transcription_request(audio=str(clip.wav_path), model_id=model_id)
+            return processor.apply_transcription_request(
+                audio=str(clip.wav_path), model_id=model_id
+            )
         return processor.apply_transcription_request(
-            audio=[clip.samples], model_id=model_id, sampling_rate=clip.sample_rate, format=["wav"]
+            audio=[clip.samples],
+            model_id=model_id,
+            sampling_rate=clip.sample_rate,
+            format=["wav"],
         )
