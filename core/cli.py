@@ -1,0 +1,138 @@
+"""``ptt-ask CLIP.wav``: stream the assistant's answer to a recorded clip in a terminal.
+
+Plain text by default (the answer, chunk by chunk, as it arrives); ``--json`` prints one JSON
+object per chunk with every field. Exit status: 0 answered, 1 the engine reported an error
+item (its code is printed), 2 bad usage, config or input file, 3 the model failed to load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from core.config import MODES, Config, load_config
+from core.engine import StreamingEngine
+from core.errors import ConfigError
+
+EXIT_OK, EXIT_ENGINE_ERROR, EXIT_USAGE, EXIT_LOAD = 0, 1, 2, 3
+
+
+class InputError(Exception):
+    """The clip file cannot be used; the message says why and what is accepted."""
+
+
+def read_clip(path: Path) -> tuple[np.ndarray, int]:
+    """Samples (frames x channels, float32) and rate of an audio file soundfile can read."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not an audio file")
+    try:
+        samples, rate = sf.read(path, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        raise InputError(
+            f"{path}: not a readable audio file ({exc}); accepted: WAV, FLAC, OGG/Vorbis, "
+            "MP3 and other formats libsndfile reads"
+        ) from None
+    return samples, rate
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ptt-ask",
+        description="Ask the local assistant about a recorded clip and stream the answer.",
+    )
+    parser.add_argument("clip", type=Path, help="audio file (WAV, FLAC, OGG, ...)")
+    parser.add_argument("--mode", choices=MODES, default="conversation")
+    parser.add_argument("--json", action="store_true", help="one JSON object per chunk")
+    parser.add_argument(
+        "--config", type=Path, help="config file (default: the project's config.yaml)"
+    )
+    parser.add_argument(
+        "--model", help="model id or local folder, overriding model.id in the config"
+    )
+    parser.add_argument("--stats", action="store_true", help="timing summary on stderr")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
+    return parser
+
+
+def _config(args: argparse.Namespace) -> Config:
+    overrides = {"model": {"id": args.model}} if args.model else None
+    return load_config(args.config, overrides)
+
+
+def _print_item(item: dict[str, Any], as_json: bool, started: bool) -> bool:
+    if as_json:
+        print(json.dumps(item, default=str), flush=True)
+        return started
+    if item["text"]:
+        sys.stdout.write((" " if started else "") + item["text"])
+        sys.stdout.flush()
+        started = True
+    if item["is_final"] and started:
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    return started
+
+
+async def ask(args: argparse.Namespace) -> int:
+    try:
+        config = _config(args)
+        samples, rate = read_clip(args.clip)
+    except (ConfigError, InputError) as exc:
+        print(f"ptt-ask: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    engine = StreamingEngine(config)
+    print(f"Loading {config.model.id} ...", file=sys.stderr, flush=True)
+    try:
+        await engine.initialize()
+    except Exception as exc:  # noqa: BLE001 - any load failure is reported, not raised
+        print(f"ptt-ask: could not load {config.model.id}: {exc}", file=sys.stderr)
+        return EXIT_LOAD
+    status, started = EXIT_OK, False
+    try:
+        stream = engine.process_realtime_chunk_streaming(
+            samples, args.clip.name, args.mode, sample_rate=rate
+        )
+        async for item in stream:
+            started = _print_item(item, args.json, started)
+            if not item["success"]:
+                status = EXIT_ENGINE_ERROR
+                print(
+                    f"ptt-ask: {item['error']}: {item['message']} ({item['detail']})",
+                    file=sys.stderr,
+                )
+            elif item["is_final"] and args.stats:
+                print(
+                    f"[first chunk {item['ttfc_ms']:.0f} ms, total {item['total_ms']:.0f} ms,"
+                    f" {item['generated_tokens']} tokens at {item['tokens_per_s']:.1f} tok/s]",
+                    file=sys.stderr,
+                )
+    finally:
+        await engine.close()
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.ERROR,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return asyncio.run(ask(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""``ptt-ask``: the headless front, run as a user runs it (a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import soundfile as sf
+
+from core.tiny_model import TINY_SENTENCE
+from tests.conftest import speech_like
+
+
+def ptt_ask(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "core.cli", *map(str, args)],
+        capture_output=True, text=True, timeout=120, cwd=cwd,
+    )
+
+
+def test_plain_output_streams_the_answer(tiny_models, tmp_path):
+    clip = tmp_path / "question.wav"
+    sf.write(clip, speech_like(rate=22050), 22050, subtype="PCM_16")
+    result = ptt_ask(clip, "--model", tiny_models["qwen2-audio"], "--stats")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == TINY_SENTENCE + "\n"
+    assert "first chunk" in result.stderr and "tok/s" in result.stderr
+
+
+def test_json_output_has_every_field_per_chunk(tiny_models, tmp_path):
+    clip = tmp_path / "stereo.flac"
+    sf.write(clip, np.stack([speech_like(), speech_like()], axis=1), 16000)
+    result = ptt_ask(clip, "--model", tiny_models["voxtral"], "--json", "--mode", "transcribe")
+    assert result.returncode == 0, result.stderr
+    items = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [i["chunk_index"] for i in items] == list(range(len(items)))
+    assert items[-1]["is_final"] and items[-1]["mode"] == "transcribe"
+    assert " ".join(i["text"] for i in items if i["text"]) == TINY_SENTENCE
+    assert all(i["chunk_id"] == "stereo.flac" for i in items)
+
+
+def test_silence_exits_1_with_the_error_code(tiny_models, tmp_path):
+    clip = tmp_path / "silence.wav"
+    sf.write(clip, np.zeros(16000, np.float32), 16000)
+    result = ptt_ask(clip, "--model", tiny_models["qwen2-audio"])
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "no_speech" in result.stderr
+
+
+def test_bad_files_exit_2_with_a_clear_message(tmp_path):
+    missing = ptt_ask(tmp_path / "nope.wav")
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+    text = tmp_path / "notes.wav"
+    text.write_text("this is not audio")
+    not_audio = ptt_ask(text)
+    assert not_audio.returncode == 2 and "not a readable audio file" in not_audio.stderr
+    assert "accepted: WAV" in not_audio.stderr
+
+
+def test_bad_config_and_unloadable_model(tmp_path):
+    clip = tmp_path / "q.wav"
+    sf.write(clip, speech_like(), 16000)
+    config = tmp_path / "bad.yaml"
+    config.write_text("chunked_response: {chunk_size_words: 0}\n")
+    bad = ptt_ask(clip, "--config", config)
+    assert bad.returncode == 2 and "chunk_size_words" in bad.stderr
+    unloadable = ptt_ask(clip, "--model", tmp_path)
+    assert unloadable.returncode == 3 and f"could not load {tmp_path}" in unloadable.stderr
