@@ -13,7 +13,8 @@ token *k+1* (and the last one to EOS); every other token shares one "start" dire
 the head maps to the first sentence token.
 
 ``--size bench`` builds a ~100M-parameter random model of the same architecture instead,
-for benchmarks where a decoding step must cost what it does in real use.
+for benchmarks where a decoding step must cost what it does in real use (Voxtral gets a 32k
+vocabulary; Qwen2-Audio keeps its small trained one, so its LM head is cheap).
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ def _qwen_processor():
     )
 
 
-def _tekken_file(out_dir: Path) -> Path:
+def _tekken_file(out_dir: Path, num_vocab: int) -> Path:
     import mistral_common
 
     source = Path(mistral_common.__file__).parent / "data" / "tekken_240911.json"
@@ -154,12 +155,12 @@ def _tekken_file(out_dir: Path) -> Path:
         }
         for r in range(_VOXTRAL_NUM_SPECIAL)
     ]
-    data["vocab"] = data["vocab"][:_VOXTRAL_NUM_VOCAB]
+    data["vocab"] = data["vocab"][:num_vocab]
     data["special_tokens"] = specials
     data["config"].update(
         version="v7",
-        num_vocab_tokens=_VOXTRAL_NUM_VOCAB,
-        default_vocab_size=_VOXTRAL_NUM_VOCAB + _VOXTRAL_NUM_SPECIAL,
+        num_vocab_tokens=num_vocab,
+        default_vocab_size=num_vocab + _VOXTRAL_NUM_SPECIAL,
         default_num_special_tokens=_VOXTRAL_NUM_SPECIAL,
     )
     data["audio"] = {
@@ -178,10 +179,12 @@ def _tekken_file(out_dir: Path) -> Path:
     return path
 
 
-def _voxtral_processor(work_dir: Path):
+def _voxtral_processor(work_dir: Path, num_vocab: int):
     from transformers import MistralCommonBackend, VoxtralProcessor
 
-    tokenizer = MistralCommonBackend(tokenizer_path=str(_tekken_file(work_dir)))
+    tokenizer = MistralCommonBackend(
+        tokenizer_path=str(_tekken_file(work_dir, num_vocab))
+    )
     return VoxtralProcessor(feature_extractor=_feature_extractor(), tokenizer=tokenizer)
 
 
@@ -277,9 +280,12 @@ def build(
     text = _TINY_TEXT if size == "tiny" else _BENCH_TEXT
     with tempfile.TemporaryDirectory() as work:
         if arch == "voxtral":
-            processor = _voxtral_processor(Path(work))
+            # bench: a 32k vocabulary, so the LM head costs what it does in real use and
+            # random tokens still decode to real text.
+            num_vocab = _VOXTRAL_NUM_VOCAB if size == "tiny" else 32000
+            processor = _voxtral_processor(Path(work), num_vocab)
             tokenizer = processor.tokenizer
-            vocab_size = _VOXTRAL_NUM_VOCAB + _VOXTRAL_NUM_SPECIAL
+            vocab_size = num_vocab + _VOXTRAL_NUM_SPECIAL
             audio_token_id = 24
             eos_id = tokenizer.eos_token_id
         else:
@@ -288,8 +294,6 @@ def build(
             vocab_size = len(tokenizer)
             audio_token_id = tokenizer.convert_tokens_to_ids("<|AUDIO|>")
             eos_id = tokenizer.convert_tokens_to_ids("<|im_end|>")
-        if size == "bench":
-            vocab_size = max(vocab_size, 32000)  # a realistic LM-head cost per step
         model = _model(arch, vocab_size, audio_token_id, text)
         if size == "tiny" and deterministic:
             ids = tokenizer.encode(TINY_SENTENCE, add_special_tokens=False)

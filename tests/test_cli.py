@@ -16,7 +16,10 @@ from tests.conftest import speech_like
 def ptt_ask(*args, cwd=None):
     return subprocess.run(
         [sys.executable, "-m", "core.cli", *map(str, args)],
-        capture_output=True, text=True, timeout=120, cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
     )
 
 
@@ -32,7 +35,9 @@ def test_plain_output_streams_the_answer(tiny_models, tmp_path):
 def test_json_output_has_every_field_per_chunk(tiny_models, tmp_path):
     clip = tmp_path / "stereo.flac"
     sf.write(clip, np.stack([speech_like(), speech_like()], axis=1), 16000)
-    result = ptt_ask(clip, "--model", tiny_models["voxtral"], "--json", "--mode", "transcribe")
+    result = ptt_ask(
+        clip, "--model", tiny_models["voxtral"], "--json", "--mode", "transcribe"
+    )
     assert result.returncode == 0, result.stderr
     items = [json.loads(line) for line in result.stdout.splitlines()]
     assert [i["chunk_index"] for i in items] == list(range(len(items)))
@@ -68,4 +73,6 @@ def test_bad_config_and_unloadable_model(tmp_path):
     bad = ptt_ask(clip, "--config", config)
     assert bad.returncode == 2 and "chunk_size_words" in bad.stderr
     unloadable = ptt_ask(clip, "--model", tmp_path)
-    assert unloadable.returncode == 3 and f"could not load {tmp_path}" in unloadable.stderr
+    assert (
+        unloadable.returncode == 3 and f"could not load {tmp_path}" in unloadable.stderr
+    )

@@ -22,10 +22,9 @@ class VoxtralBackend:
             return {"type": "audio", "path": str(clip.wav_path)}
         buffer = io.BytesIO()
         sf.write(buffer, clip.samples, clip.sample_rate, format="WAV", subtype="FLOAT")
-        return {
-            "type": "audio",
-            "base64": base64.b64encode(buffer.getvalue()).decode("ascii"),
-        }
+        # As a data URL: mistral-common then skips probing the payload as a file path (ms per MB).
+        payload = base64.b64encode(buffer.getvalue()).decode("ascii")
+        return {"type": "audio", "base64": f"data:audio/wav;base64,{payload}"}
 
     def transcribe_inputs(
         self, processor: Any, clip: Clip, model_id: str, prompt: str

@@ -1,0 +1,245 @@
+"""Engine overhead against raw ``model.generate``, measured side by side in one run.
+
+    .venv/bin/python -m benchmarks.engine_overhead [--arch voxtral] [--tokens 64] [--runs 3]
+
+Uses a ~100M-parameter random-weight model of a supported architecture (built offline from a
+config, cached under benchmarks/out/), so a decoding step costs what it does in real use.
+Prints a Markdown table and writes benchmarks/results/engine_overhead.json.
+
+- raw: ``model.generate`` on the engine's own inputs, no streamer.
+- naive: TextIteratorStreamer + generate thread, consumed by a blocking loop (the usual recipe).
+- engine: ``process_realtime_chunk_streaming`` end to end, timed from generate() start to the
+  final item reaching the consumer.
+- call -> generate(): from the engine call to ``generate()`` starting, by clip length and
+  hand-off (memory / temp file), model forward excluded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import TextIteratorStreamer
+
+from core import StreamingEngine
+from core.config import validate_config
+from core.tiny_model import build
+
+HERE = Path(__file__).resolve().parent
+RATE = 16000
+
+
+def speech_like(seconds: float) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    envelope = 0.6 + 0.4 * np.sin(2 * np.pi * 4 * t)
+    return (0.2 * envelope * np.sin(2 * np.pi * 180 * t)).astype(np.float32)
+
+
+def model_dir(arch: str) -> Path:
+    path = HERE / "out" / f"bench-{arch}"
+    if not (path / "config.json").exists():
+        print(f"building a ~100M-parameter {arch} model in {path} ...", flush=True)
+        build(path, arch, size="bench")
+    return path
+
+
+async def make_engine(
+    path: Path, tokens: int, handoff: str = "auto"
+) -> StreamingEngine:
+    config = validate_config(
+        {
+            "model": {"id": str(path), "device": "cpu"},
+            "audio": {"handoff": handoff},
+            "chunked_response": {"generation": {"max_new_tokens": tokens}},
+        }
+    )
+    engine = StreamingEngine(config)
+    await engine.initialize()
+    # Random weights: never stop early, so every run decodes exactly `tokens` tokens.
+    engine.loaded.model.generation_config.eos_token_id = None
+    return engine
+
+
+def raw_generate(engine: StreamingEngine, inputs) -> tuple[float, int]:
+    started = time.perf_counter()
+    with torch.inference_mode():
+        out = engine.loaded.model.generate(**inputs, **engine._generate_kwargs())
+    elapsed = time.perf_counter() - started
+    return elapsed, out.shape[-1] - inputs["input_ids"].shape[-1]
+
+
+def naive_streamer(engine: StreamingEngine, inputs) -> tuple[float, float]:
+    """The usual recipe: generate in a thread, a blocking consumer iterating the streamer."""
+    streamer = TextIteratorStreamer(
+        engine.loaded.tokenizer, skip_prompt=True, skip_special_tokens=True
+    )
+    kwargs = dict(inputs, streamer=streamer, **engine._generate_kwargs())
+
+    def run():
+        with torch.inference_mode():
+            engine.loaded.model.generate(**kwargs)
+
+    started = time.perf_counter()
+    thread = threading.Thread(target=run)
+    thread.start()
+    first = None
+    for piece in streamer:
+        if piece.strip() and first is None:
+            first = time.perf_counter() - started
+    thread.join()
+    return time.perf_counter() - started, first or float("nan")
+
+
+async def engine_stream(engine: StreamingEngine, clip: np.ndarray) -> dict:
+    final = None
+    async for item in engine.process_realtime_chunk_streaming(clip, "bench"):
+        final = item
+    assert final and final["success"], final
+    return final
+
+
+async def throughput(path: Path, tokens: int, runs: int) -> dict:
+    engine = await make_engine(path, tokens)
+    clip = speech_like(5.0)
+    inputs = engine._build_inputs(clip, "conversation", "bench")
+    await engine_stream(engine, clip)  # warm-up: allocator, kernels, first-call costs
+    raw_generate(engine, inputs)
+    (
+        raw_s,
+        raw_tokens,
+        naive_s,
+        naive_first,
+        eng_s,
+        eng_ttfc,
+        eng_first_tok,
+        eng_tokens,
+    ) = ([] for _ in range(8))
+    for _ in range(runs):  # interleaved, so drift hits all three alike
+        s, n = raw_generate(engine, inputs)
+        raw_s.append(s)
+        raw_tokens.append(n)
+        s, first = naive_streamer(engine, inputs)
+        naive_s.append(s)
+        naive_first.append(first * 1000)
+        final = await engine_stream(engine, clip)
+        start_ms = final["timings"]["call_to_generate_ms"]
+        eng_s.append((final["total_ms"] - start_ms) / 1000)
+        eng_ttfc.append(final["ttfc_ms"] - start_ms)
+        eng_first_tok.append(final["timings"]["first_token_ms"] - start_ms)
+        eng_tokens.append(final["generated_tokens"])
+    params = sum(p.numel() for p in engine.loaded.model.parameters())
+    await engine.close()
+    med = statistics.median
+    raw_tps = med(n / s for n, s in zip(raw_tokens, raw_s))
+    eng_tps = med(n / s for n, s in zip(eng_tokens, eng_s))
+    naive_tps = med(n / s for n, s in zip(raw_tokens, naive_s))
+    return {
+        "params_m": params,
+        "tokens": med(raw_tokens),
+        "raw_s": med(raw_s),
+        "raw_tokens_per_s": raw_tps,
+        "naive_s": med(naive_s),
+        "naive_tokens_per_s": naive_tps,
+        "naive_first_word_ms": med(naive_first),
+        "engine_s": med(eng_s),
+        "engine_tokens_per_s": eng_tps,
+        "engine_throughput_ratio": eng_tps / raw_tps,
+        "naive_throughput_ratio": naive_tps / raw_tps,
+        "engine_first_token_ms": med(eng_first_tok),
+        "engine_ttfc_ms": med(eng_ttfc),
+        "ttfc_overhead_ms": med(eng_ttfc) - med(naive_first),
+    }
+
+
+async def call_to_generate(path: Path, runs: int) -> dict:
+    results: dict = {}
+    for handoff in ("memory", "file"):
+        engine = await make_engine(path, tokens=1, handoff=handoff)
+        for seconds in (1, 5, 10, 30):
+            clip = speech_like(seconds)
+            await engine_stream(engine, clip)  # warm-up
+            times = [
+                (await engine_stream(engine, clip))["timings"]["call_to_generate_ms"]
+                for _ in range(runs)
+            ]
+            results[f"{handoff}_{seconds}s"] = statistics.median(times)
+        await engine.close()
+    return results
+
+
+def machine() -> dict:
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "device": "cpu",
+    }
+
+
+def report(arch: str, tp: dict, c2g: dict) -> str:
+    rows = [
+        "| measure | value |",
+        "|---|---|",
+        f"| model | {arch}, random weights, {tp['params_m'] / 1e6:.0f}M parameters, float32, CPU |",
+        f"| tokens per answer | {tp['tokens']} |",
+        f"| raw `generate` | {tp['raw_s']:.2f} s, {tp['raw_tokens_per_s']:.1f} tok/s |",
+        f"| naive streamer thread | {tp['naive_s']:.2f} s, {tp['naive_tokens_per_s']:.1f} tok/s"
+        f" (ratio {tp['naive_throughput_ratio']:.3f}), first word {tp['naive_first_word_ms']:.0f} ms |",
+        f"| engine stream | {tp['engine_s']:.2f} s, {tp['engine_tokens_per_s']:.1f} tok/s |",
+        f"| **engine throughput ratio** (engine / raw) | **{tp['engine_throughput_ratio']:.3f}** |",
+        f"| engine first token / first chunk (from generate start) |"
+        f" {tp['engine_first_token_ms']:.0f} ms / {tp['engine_ttfc_ms']:.0f} ms |",
+        f"| first chunk vs naive first word | {tp['ttfc_overhead_ms']:+.0f} ms"
+        " (a chunk is 4 words, the naive figure 1 word) |",
+        "",
+        "| clip | call → generate(), memory | call → generate(), temp file |",
+        "|---|---|---|",
+    ]
+    for seconds in (1, 5, 10, 30):
+        rows.append(
+            f"| {seconds} s | {c2g[f'memory_{seconds}s']:.1f} ms | {c2g[f'file_{seconds}s']:.1f} ms |"
+        )
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--arch", choices=("qwen2-audio", "voxtral"), default="voxtral")
+    parser.add_argument("--tokens", type=int, default=64)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    path = model_dir(args.arch)
+    tp = asyncio.run(throughput(path, args.tokens, args.runs))
+    c2g = asyncio.run(call_to_generate(path, max(args.runs, 5)))
+    table = report(args.arch, tp, c2g)
+    print(table)
+    out = HERE / "results" / "engine_overhead.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(
+        json.dumps(
+            {
+                "arch": args.arch,
+                "machine": machine(),
+                "throughput": tp,
+                "call_to_generate_ms": c2g,
+            },
+            indent=2,
+        )
+    )
+    print(f"\nwrote {out.relative_to(HERE.parent)}")
+
+
+if __name__ == "__main__":
+    main()
