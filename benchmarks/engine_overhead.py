@@ -1,6 +1,6 @@
 """Engine overhead against raw ``model.generate``, measured side by side in one run.
 
-    .venv/bin/python -m benchmarks.engine_overhead [--arch voxtral] [--tokens 64] [--runs 3]
+    .venv/bin/python -m benchmarks.engine_overhead [--arch voxtral] [--tokens 64] [--runs 5]
 
 Uses a ~100M-parameter random-weight model of a supported architecture (built offline from a
 config, cached under benchmarks/out/), so a decoding step costs what it does in real use.
@@ -194,14 +194,20 @@ def report(arch: str, tp: dict, c2g: dict) -> str:
         f"| model | {arch}, random weights, {tp['params_m'] / 1e6:.0f}M parameters, float32, CPU |",
         f"| tokens per answer | {tp['tokens']} |",
         f"| raw `generate` | {tp['raw_s']:.2f} s, {tp['raw_tokens_per_s']:.1f} tok/s |",
-        f"| naive streamer thread | {tp['naive_s']:.2f} s, {tp['naive_tokens_per_s']:.1f} tok/s"
-        f" (ratio {tp['naive_throughput_ratio']:.3f}), first word {tp['naive_first_word_ms']:.0f} ms |",
+        (
+            f"| naive streamer thread | {tp['naive_s']:.2f} s, {tp['naive_tokens_per_s']:.1f} tok/s"
+            f" (ratio {tp['naive_throughput_ratio']:.3f}), first word {tp['naive_first_word_ms']:.0f} ms |"
+        ),
         f"| engine stream | {tp['engine_s']:.2f} s, {tp['engine_tokens_per_s']:.1f} tok/s |",
         f"| **engine throughput ratio** (engine / raw) | **{tp['engine_throughput_ratio']:.3f}** |",
-        f"| engine first token / first chunk (from generate start) |"
-        f" {tp['engine_first_token_ms']:.0f} ms / {tp['engine_ttfc_ms']:.0f} ms |",
-        f"| first chunk vs naive first word | {tp['ttfc_overhead_ms']:+.0f} ms"
-        " (a chunk is 4 words, the naive figure 1 word) |",
+        (
+            f"| engine first token / first chunk (from generate start) |"
+            f" {tp['engine_first_token_ms']:.0f} ms / {tp['engine_ttfc_ms']:.0f} ms |"
+        ),
+        (
+            f"| first chunk vs naive first word | {tp['ttfc_overhead_ms']:+.0f} ms"
+            " (a chunk is 4 words, the naive figure 1 word) |"
+        ),
         "",
         "| clip | call → generate(), memory | call → generate(), temp file |",
         "|---|---|---|",
@@ -217,7 +223,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--arch", choices=("qwen2-audio", "voxtral"), default="voxtral")
     parser.add_argument("--tokens", type=int, default=64)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     path = model_dir(args.arch)

@@ -16,6 +16,7 @@ from tests.conftest import speech_like
 def ptt_ask(*args, cwd=None):
     return subprocess.run(
         [sys.executable, "-m", "core.cli", *map(str, args)],
+        check=False,
         capture_output=True,
         text=True,
         timeout=120,

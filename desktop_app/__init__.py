@@ -1,0 +1,1 @@
+"""The PySide6 desktop window (push-to-talk, energy meter, chat view). Consumes core/."""
