@@ -65,14 +65,14 @@ async def make_engine(
     engine = StreamingEngine(config)
     await engine.initialize()
     # Random weights: never stop early, so every run decodes exactly `tokens` tokens.
-    engine.loaded.model.generation_config.eos_token_id = None
+    engine.pipeline.model.generation_config.eos_token_id = None
     return engine
 
 
 def raw_generate(engine: StreamingEngine, inputs) -> tuple[float, int]:
     started = time.perf_counter()
     with torch.inference_mode():
-        out = engine.loaded.model.generate(**inputs, **engine._generate_kwargs())
+        out = engine.pipeline.model.generate(**inputs, **engine._generate_kwargs())
     elapsed = time.perf_counter() - started
     return elapsed, out.shape[-1] - inputs["input_ids"].shape[-1]
 
@@ -80,13 +80,13 @@ def raw_generate(engine: StreamingEngine, inputs) -> tuple[float, int]:
 def naive_streamer(engine: StreamingEngine, inputs) -> tuple[float, float]:
     """The usual recipe: generate in a thread, a blocking consumer iterating the streamer."""
     streamer = TextIteratorStreamer(
-        engine.loaded.tokenizer, skip_prompt=True, skip_special_tokens=True
+        engine.pipeline.tokenizer, skip_prompt=True, skip_special_tokens=True
     )
     kwargs = dict(inputs, streamer=streamer, **engine._generate_kwargs())
 
     def run():
         with torch.inference_mode():
-            engine.loaded.model.generate(**kwargs)
+            engine.pipeline.model.generate(**kwargs)
 
     started = time.perf_counter()
     thread = threading.Thread(target=run)
@@ -110,7 +110,7 @@ async def engine_stream(engine: StreamingEngine, clip: np.ndarray) -> dict:
 async def throughput(path: Path, tokens: int, runs: int) -> dict:
     engine = await make_engine(path, tokens)
     clip = speech_like(5.0)
-    inputs = engine._build_inputs(clip, "conversation", "bench")
+    inputs = engine._prepare_turn(clip, "conversation").inputs
     await engine_stream(engine, clip)  # warm-up: allocator, kernels, first-call costs
     raw_generate(engine, inputs)
     (
@@ -136,7 +136,7 @@ async def throughput(path: Path, tokens: int, runs: int) -> dict:
         eng_ttfc.append(final["ttfc_ms"] - start_ms)
         eng_first_tok.append(final["timings"]["first_token_ms"] - start_ms)
         eng_tokens.append(final["generated_tokens"])
-    params = sum(p.numel() for p in engine.loaded.model.parameters())
+    params = sum(p.numel() for p in engine.pipeline.model.parameters())
     await engine.close()
     med = statistics.median
     raw_tps = med(n / s for n, s in zip(raw_tokens, raw_s))

@@ -28,9 +28,9 @@ class _Section(BaseModel):
 
 class ModelSettings(_Section):
     id: str = Field(
-        "mistralai/Voxtral-Mini-3B-2507",
+        "embedded",
         min_length=1,
-        description="Hugging Face model id or local model folder",
+        description="preset (embedded, voxtral-mini, qwen2-audio), Hugging Face id or local folder",
     )
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
@@ -78,7 +78,8 @@ class ChunkedResponseSettings(_Section):
 
 class PromptSettings(_Section):
     conversation: str = Field(
-        "Listen to the user's spoken message and answer it helpfully and briefly.",
+        "You are a helpful voice assistant. Answer the user's spoken question correctly, "
+        "in one or two short sentences.",
         min_length=1,
     )
     transcribe: str = Field(
@@ -87,10 +88,26 @@ class PromptSettings(_Section):
     )
 
 
+class EmbeddedSettings(_Section):
+    chat_model: Literal["qwen2.5-0.5b", "smollm2-135m"] = "qwen2.5-0.5b"
+    language: str | None = Field("en", min_length=2, max_length=3)
+    recognizer_compute_type: Literal[
+        "int8", "int8_float32", "float32", "float16", "int8_float16"
+    ] = "int8"
+    threads: int = Field(0, ge=0, le=256)
+    cache_dir: str | None = None
+
+
+class MemorySettings(_Section):
+    turns: int = Field(4, ge=0, le=50)
+
+
 class Config(_Section):
     model: ModelSettings = ModelSettings()
+    embedded: EmbeddedSettings = EmbeddedSettings()
     audio: AudioSettings = AudioSettings()
     chunked_response: ChunkedResponseSettings = ChunkedResponseSettings()
+    memory: MemorySettings = MemorySettings()
     prompts: PromptSettings = PromptSettings()
 
     def prompt_for(self, mode: str) -> str:
@@ -111,6 +128,7 @@ _FLAT_KEYS: dict[str, tuple[str, ...]] = {
     "silence_threshold_db": ("audio", "silence_threshold_dbfs"),
     "min_speech_duration_s": ("audio", "min_speech_s"),
     "max_audio_length_s": ("audio", "max_clip_s"),
+    "history_turns": ("memory", "turns"),
     "chunked_response": ("chunked_response", "enabled"),
     "chunk_size": ("chunked_response", "chunk_size_words"),
     "chunk_size_words": ("chunked_response", "chunk_size_words"),

@@ -5,10 +5,11 @@ The path of a clip, top to bottom (each step is a method below, in this order):
 1. ``_check_call``      - the engine is loaded and the mode exists
 2. ``_prepare_audio``   - any array/tensor -> mono float32 at the processor's rate
 3. ``_detect_speech``   - energy gate: silence never reaches the model
-4. ``_build_inputs``    - hand the clip to the processor (memory or private temp WAV),
-                          apply the chat template, check the audio survived, move to device
+4. ``_prepare_turn``    - the pipeline turns the clip (and remembered turns) into model
+                          inputs: an audio model's processor, or recognition + chat template
 5. ``_start_generation``- ``model.generate`` in a thread with a streamer and a stop switch
 6. ``_stream_chunks``   - streamer text -> N-word chunks -> items, then the final item
+7. ``_remember``        - the finished turn joins the conversation memory
 
 Every item is a plain dict (see README, "Chunk fields"). Exactly one item per call is final.
 """
@@ -18,21 +19,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import aclosing, nullcontext
+from contextlib import aclosing
 from typing import Any, TypeVar
 
 import numpy as np
 
 from core import audio
-from core.backends import Clip
 from core.chunking import WordChunker
 from core.config import MODES, Config
+from core.embedded.assets import Progress
 from core.errors import USER_MESSAGES, EngineError, ErrorCode
-from core.generation import GenerationRun, LoopStreamer, StreamTimeout
-from core.handoff import temporary_wav
-from core.loading import LoadedModel, load_model
+from core.generation import (
+    GenerationRun,
+    LoopStreamer,
+    StreamTimeout,
+    generate_work,
+    passthrough_work,
+)
+from core.loading import load_pipeline
+from core.pipeline import Exchange, Pipeline, Prepared
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -48,6 +56,9 @@ class _Turn:
         self.next_index = 0
         self.first_chunk_at: float | None = None
         self.final_sent = False
+        self.heard: str | None = None
+        self.texts: list[str] = []
+        self.failed = False
 
     def ms_since_start(self, at: float | None = None) -> float:
         return ((at if at is not None else time.perf_counter()) - self.started) * 1000.0
@@ -68,13 +79,17 @@ class _Turn:
             "processing_time_ms": round(self.ms_since_start(now), 3),
             "timestamp": time.time(),
             "mode": self.mode,
+            "heard": self.heard,
         }
         item.update(extra)
         self.next_index += 1
         self.final_sent = is_final
+        if text and success:
+            self.texts.append(text)
         return item
 
     def error(self, code: ErrorCode, detail: str) -> dict[str, Any]:
+        self.failed = True
         message = USER_MESSAGES[code]
         if code is ErrorCode.INVALID_AUDIO:
             message = f"{message.rstrip('.')}: {detail}."
@@ -89,47 +104,51 @@ class _Turn:
 
 
 class StreamingEngine:
-    """Loads the configured model once and answers clips as async streams of chunk dicts."""
+    """Loads the configured pipeline once and answers clips as async streams of chunk dicts."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self._loaded: LoadedModel | None = None
+        self._pipeline: Pipeline | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
+        self._history: deque[Exchange] = deque(maxlen=config.memory.turns)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     @property
     def is_initialized(self) -> bool:
-        return self._loaded is not None
+        return self._pipeline is not None
 
     @property
-    def loaded(self) -> LoadedModel:
-        if self._loaded is None:
+    def pipeline(self) -> Pipeline:
+        if self._pipeline is None:
             raise RuntimeError("StreamingEngine.initialize() has not completed")
-        return self._loaded
+        return self._pipeline
 
-    async def initialize(self) -> None:
-        """Load model and processor in a worker thread; the event loop keeps running."""
-        if self._loaded is not None:
+    async def initialize(self, progress: Progress | None = None) -> None:
+        """Load the pipeline in a worker thread; the event loop keeps running.
+
+        ``progress(message, fraction_or_None)`` reports first-use preparation and loading; it is
+        called from the worker thread.
+        """
+        if self._pipeline is not None:
             return
         started = time.perf_counter()
-        self._loaded = await self._offload(load_model, self.config.model)
+        self._pipeline = await self._offload(load_pipeline, self.config, progress)
         log.info(
             "engine ready: %s in %.1f s",
-            self.config.model.id,
+            self._pipeline.description,
             time.perf_counter() - started,
         )
 
     async def close(self) -> None:
         """Release the model and the worker thread. The engine can be initialized again."""
-        self._loaded = None
+        self._pipeline = None
         if self._executor is not None:
             executor, self._executor = self._executor, None
-            executor.shutdown(
-                wait=True
-            )  # its worker is idle unless a clip is mid-preparation
+            # Its worker is idle unless a clip is mid-preparation.
+            executor.shutdown(wait=True)
 
     async def _offload(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking work on the engine's worker thread. If the caller is cancelled, wait for
@@ -152,6 +171,17 @@ class StreamingEngine:
             self._lock, self._lock_loop = asyncio.Lock(), loop
         return self._lock
 
+    # -- conversation memory -----------------------------------------------------------------
+
+    @property
+    def history(self) -> tuple[Exchange, ...]:
+        """The remembered turns, oldest first (at most ``memory.turns``)."""
+        return tuple(self._history)
+
+    def clear_history(self) -> None:
+        """Forget the conversation (a window's "new conversation")."""
+        self._history.clear()
+
     # -- the public calls --------------------------------------------------------------------
 
     async def process_realtime_chunk_streaming(
@@ -166,18 +196,19 @@ class StreamingEngine:
         turn = _Turn(chunk_id, mode)
         log.info("chunk_id=%s start mode=%s", chunk_id, mode)
         run: GenerationRun | None = None
+        samples: np.ndarray | None = None
+        prepared: Prepared | None = None
         try:
             self._check_call(mode)
             rate = self.config.audio.sample_rate if sample_rate is None else sample_rate
             samples = await self._offload(self._prepare_audio, audio_data, rate)
             self._detect_speech(samples, chunk_id)
             async with self._generation_lock():
-                inputs = await self._offload(
-                    self._build_inputs, samples, mode, chunk_id
-                )
+                prepared = await self._offload(self._prepare_turn, samples, mode)
+                turn.heard = prepared.heard
                 prepared_ms = turn.ms_since_start()
-                run = self._start_generation(inputs, chunk_id)
-                async for item in self._stream_chunks(run, turn, prepared_ms):
+                run = self._start_generation(prepared, chunk_id)
+                async for item in self._stream_chunks(run, turn, prepared, prepared_ms):
                     yield item
         except EngineError as exc:
             log.warning("chunk_id=%s error %s: %s", chunk_id, exc.code, exc.detail)
@@ -185,7 +216,7 @@ class StreamingEngine:
         except StreamTimeout as exc:
             log.error("chunk_id=%s error timeout: %s", chunk_id, exc)
             yield turn.error(ErrorCode.TIMEOUT, str(exc))
-        except Exception as exc:
+        except Exception as exc:  # the stream ends in an error item, never a raise
             log.exception("chunk_id=%s error generation_failed", chunk_id)
             yield turn.error(
                 ErrorCode.GENERATION_FAILED, f"{type(exc).__name__}: {exc}"
@@ -199,6 +230,8 @@ class StreamingEngine:
                     chunk_id,
                     turn.next_index,
                 )
+            if prepared is not None and samples is not None:
+                self._remember(samples, prepared, turn)
 
     async def process_realtime_chunk(
         self,
@@ -209,18 +242,17 @@ class StreamingEngine:
         sample_rate: int | None = None,
     ) -> dict[str, Any]:
         """The whole answer as one dict (the final item, with ``text`` holding every word)."""
-        texts: list[str] = []
         stream = self.process_realtime_chunk_streaming(
             audio_data, chunk_id, mode, sample_rate=sample_rate
         )
+        texts: list[str] = []
         async with aclosing(stream):
             async for item in stream:
                 if item["text"]:
                     texts.append(item["text"])
                 if item["is_final"]:
-                    result = dict(item, text=" ".join(texts))
+                    result = dict(item, text=" ".join(texts), chunk_index=0)
                     result["word_count"] = len(result["text"].split())
-                    result["chunk_index"] = 0
                     return result
         raise AssertionError(
             "the stream ended without a final item"
@@ -234,7 +266,7 @@ class StreamingEngine:
                 ErrorCode.INVALID_MODE,
                 f"unknown mode {mode!r}; use one of: {', '.join(MODES)}",
             )
-        if self._loaded is None:
+        if self._pipeline is None:
             raise EngineError(
                 ErrorCode.NOT_INITIALIZED, "call and await initialize() first"
             )
@@ -244,7 +276,7 @@ class StreamingEngine:
         return audio.prepare_clip(
             audio_data,
             sample_rate,
-            self.loaded.sample_rate,
+            self.pipeline.sample_rate,
             limits.min_clip_s,
             limits.max_clip_s,
         )
@@ -252,7 +284,7 @@ class StreamingEngine:
     def _detect_speech(self, samples: np.ndarray, chunk_id: Any) -> None:
         settings = self.config.audio
         estimate = audio.estimate_speech(
-            samples, self.loaded.sample_rate, settings.silence_threshold_dbfs
+            samples, self.pipeline.sample_rate, settings.silence_threshold_dbfs
         )
         if not estimate.has_speech(settings.min_speech_s):
             raise EngineError(
@@ -267,67 +299,18 @@ class StreamingEngine:
             estimate.peak_dbfs,
         )
 
-    def _use_file_handoff(self) -> bool:
-        handoff = self.config.audio.handoff
-        return handoff == "file" or (
-            handoff == "auto" and not self.loaded.backend.accepts_in_memory_audio
+    def _prepare_turn(self, samples: np.ndarray, mode: str) -> Prepared:
+        history = self.history if mode == "conversation" else ()
+        return self.pipeline.prepare(
+            samples, mode, self.config.prompt_for(mode), history
         )
-
-    def _build_inputs(self, samples: np.ndarray, mode: str, chunk_id: Any) -> Any:
-        loaded = self.loaded
-        rate = loaded.sample_rate
-        handoff = (
-            temporary_wav(samples, rate)
-            if self._use_file_handoff()
-            else nullcontext(None)
-        )
-        with handoff as wav_path:
-            clip = Clip(samples=samples, sample_rate=rate, wav_path=wav_path)
-            inputs = None
-            if mode == "transcribe":
-                inputs = loaded.backend.transcribe_inputs(
-                    loaded.processor,
-                    clip,
-                    self.config.model.id,
-                    self.config.prompt_for(mode),
-                )
-            if inputs is None:
-                conversation = [
-                    {
-                        "role": "user",
-                        "content": [
-                            loaded.backend.audio_item(clip),
-                            {"type": "text", "text": self.config.prompt_for(mode)},
-                        ],
-                    }
-                ]
-                inputs = loaded.processor.apply_chat_template(
-                    conversation,
-                    add_generation_prompt=True,
-                    tokenize=True,
-                    return_dict=True,
-                    return_tensors="pt",
-                )
-        audio_tokens = int((inputs["input_ids"] == loaded.audio_token_id).sum())
-        if audio_tokens == 0:
-            raise EngineError(
-                ErrorCode.AUDIO_DROPPED,
-                f"the processor produced no audio tokens (id {loaded.audio_token_id}) for the clip",
-            )
-        log.debug(
-            "chunk_id=%s inputs: %d tokens, %d audio",
-            chunk_id,
-            inputs["input_ids"].shape[-1],
-            audio_tokens,
-        )
-        return inputs.to(loaded.device, dtype=loaded.dtype)
 
     def _generate_kwargs(self) -> dict[str, Any]:
         settings = self.config.chunked_response.generation
-        tokenizer = self.loaded.tokenizer
+        tokenizer = self.pipeline.tokenizer
         pad = getattr(tokenizer, "pad_token_id", None)
         if pad is None:
-            pad = self.loaded.model.generation_config.pad_token_id
+            pad = self.pipeline.model.generation_config.pad_token_id
         if pad is None:
             pad = tokenizer.eos_token_id
         kwargs: dict[str, Any] = {
@@ -340,24 +323,24 @@ class StreamingEngine:
             kwargs.update(temperature=settings.temperature, top_p=settings.top_p)
         return kwargs
 
-    def _start_generation(self, inputs: Any, chunk_id: Any) -> GenerationRun:
+    def _start_generation(self, prepared: Prepared, chunk_id: Any) -> GenerationRun:
         streamer = LoopStreamer(
-            self.loaded.tokenizer,
+            self.pipeline.tokenizer,
             asyncio.get_running_loop(),
             self.config.chunked_response.streamer_timeout_s,
         )
-        run = GenerationRun(
-            self.loaded.model,
-            inputs,
-            streamer,
-            self._generate_kwargs(),
-            f"ptt-generate-{chunk_id}",
-        )
+        if prepared.pieces is not None:
+            work = passthrough_work(prepared.pieces)
+        else:
+            work = generate_work(
+                self.pipeline.model, prepared.inputs, self._generate_kwargs()
+            )
+        run = GenerationRun(work, streamer, f"ptt-generate-{chunk_id}")
         run.start()
         return run
 
     async def _stream_chunks(
-        self, run: GenerationRun, turn: _Turn, prepared_ms: float
+        self, run: GenerationRun, turn: _Turn, prepared: Prepared, prepared_ms: float
     ) -> AsyncIterator[dict[str, Any]]:
         settings = self.config.chunked_response
         chunker = WordChunker(settings.chunk_size_words)
@@ -374,11 +357,16 @@ class StreamingEngine:
                         turn.ms_since_start(),
                     )
                 yield turn.item(chunk, is_final=False)
-        rest = " ".join(held + [chunker.finish()]).strip()
-        yield self._final_item(run, turn, rest, prepared_ms)
+        rest = " ".join([*held, chunker.finish()]).strip()
+        yield self._final_item(run, turn, rest, prepared, prepared_ms)
 
     def _final_item(
-        self, run: GenerationRun, turn: _Turn, rest: str, prepared_ms: float
+        self,
+        run: GenerationRun,
+        turn: _Turn,
+        rest: str,
+        prepared: Prepared,
+        prepared_ms: float,
     ) -> dict[str, Any]:
         end = time.perf_counter()
         item = turn.item(rest, is_final=True)
@@ -392,6 +380,7 @@ class StreamingEngine:
             generated_tokens=tokens,
             tokens_per_s=round(tokens / generate_s, 3),
             timings={
+                **prepared.stage_ms,
                 "prepare_ms": round(prepared_ms, 3),
                 "call_to_generate_ms": round(
                     turn.ms_since_start(run.started_at or end), 3
@@ -410,3 +399,16 @@ class StreamingEngine:
             item["total_ms"],
         )
         return item
+
+    def _remember(self, samples: np.ndarray, prepared: Prepared, turn: _Turn) -> None:
+        """A conversation turn that produced words (finished, or cut short by a barge-in)
+        joins the memory; what was shown is what is remembered."""
+        if (
+            turn.mode != "conversation"
+            or turn.failed
+            or not turn.texts
+            or not self._history.maxlen
+        ):
+            return
+        answer = " ".join(turn.texts)
+        self._history.append(self.pipeline.remember(samples, prepared, answer))

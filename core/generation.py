@@ -1,4 +1,5 @@
-"""``model.generate`` in a background thread, its text delivered to an asyncio consumer.
+"""Text-producing work (``model.generate``, or recognition) in a background thread, its text
+delivered to an asyncio consumer.
 
 The streamer is a :class:`~transformers.TextIteratorStreamer` whose finalized text goes
 straight onto the event loop (``call_soon_threadsafe``) instead of a thread queue, so no
@@ -13,7 +14,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
 
 import torch
@@ -71,6 +72,13 @@ class LoopStreamer(TextIteratorStreamer):
     def send_end(self) -> None:
         self._send(_END)
 
+    def push_text(self, text: str, tokens: int) -> None:
+        """Text that did not come from ``generate`` (counted as ``tokens`` generated tokens)."""
+        if self.first_token_at is None:
+            self.first_token_at = time.perf_counter()
+        self.generated_tokens += tokens
+        self.on_finalized_text(text)
+
     def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
         if text:
             self._send(text)
@@ -78,30 +86,51 @@ class LoopStreamer(TextIteratorStreamer):
             self.send_end()
 
 
-class GenerationRun:
-    """One ``generate`` call in its own thread, stoppable, with its failure kept for the consumer."""
+Work = Callable[[LoopStreamer, threading.Event], None]
 
-    def __init__(
-        self,
-        model: Any,
-        inputs: Mapping[str, Any],
-        streamer: LoopStreamer,
-        generate_kwargs: Mapping[str, Any],
-        name: str,
-    ) -> None:
+
+def generate_work(
+    model: Any, inputs: Mapping[str, Any], generate_kwargs: Mapping[str, Any]
+) -> Work:
+    """``model.generate`` streaming into the streamer, stoppable through the cancel event."""
+
+    def work(streamer: LoopStreamer, cancel: threading.Event) -> None:
+        with torch.inference_mode():
+            model.generate(
+                **inputs,
+                streamer=streamer,
+                stopping_criteria=StoppingCriteriaList([_CancelCriteria(cancel)]),
+                **generate_kwargs,
+            )
+
+    return work
+
+
+def passthrough_work(pieces: Iterable[tuple[str, int]]) -> Work:
+    """Text produced lazily by iterating ``pieces`` (e.g. recognised segments), stoppable."""
+
+    def work(streamer: LoopStreamer, cancel: threading.Event) -> None:
+        for text, tokens in pieces:
+            if cancel.is_set():
+                break
+            streamer.push_text(text, tokens)
+        streamer.send_end()
+
+    return work
+
+
+class GenerationRun:
+    """One piece of text-producing work in its own thread, stoppable, with its failure kept
+    for the consumer."""
+
+    def __init__(self, work: Work, streamer: LoopStreamer, name: str) -> None:
         self.streamer = streamer
         self.cancel = threading.Event()
         self.error: BaseException | None = None
         self.started_at: float | None = None
         self.finished_at: float | None = None
         self._done = streamer.loop.create_future()
-        self._call = dict(
-            inputs,
-            streamer=streamer,
-            stopping_criteria=StoppingCriteriaList([_CancelCriteria(self.cancel)]),
-            **generate_kwargs,
-        )
-        self._model = model
+        self._work: Work | None = work
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
@@ -109,18 +138,16 @@ class GenerationRun:
 
     def _run(self) -> None:
         try:
-            with torch.inference_mode():
-                self.started_at = time.perf_counter()
-                self._model.generate(**self._call)
+            self.started_at = time.perf_counter()
+            self._work(self.streamer, self.cancel)
         except BaseException as exc:  # noqa: BLE001 - every failure must reach the consumer
             self.error = exc
             self.streamer.send_end()  # wake the consumer now, not after the streamer timeout
         finally:
             self.finished_at = time.perf_counter()
-            self._call = {}
-            loop = self.streamer.loop
+            self._work = None  # drop inputs and model references
             try:
-                loop.call_soon_threadsafe(_resolve, self._done)
+                self.streamer.loop.call_soon_threadsafe(_resolve, self._done)
             except RuntimeError:
                 pass
 

@@ -32,7 +32,8 @@ def random_models(tmp_path_factory) -> dict[str, Path]:
 
 
 def make_config(model_dir: Path, **sections):
-    data = {"model": {"id": str(model_dir), "device": "cpu"}}
+    # Memory off unless a test asks: each turn then sees exactly its own clip.
+    data = {"model": {"id": str(model_dir), "device": "cpu"}, "memory": {"turns": 0}}
     for section, values in sections.items():
         data.setdefault(section, {}).update(values)
     return validate_config(data)

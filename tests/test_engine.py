@@ -53,7 +53,7 @@ def step_hook(engine: StreamingEngine, fn):
         steps["n"] += 1
         fn(steps["n"])
 
-    handle = engine.loaded.model.get_output_embeddings().register_forward_pre_hook(hook)
+    handle = engine.pipeline.model.get_output_embeddings().register_forward_pre_hook(hook)
     try:
         yield steps
     finally:
@@ -190,8 +190,8 @@ async def test_streamed_words_equal_plain_generate(random_models, arch_name, mod
     items = await collect(engine.process_realtime_chunk_streaming(clip, 1, mode))
     assert items[-1]["success"], items[-1]
 
-    loaded = engine.loaded
-    inputs = engine._build_inputs(clip, mode, "reference")
+    loaded = engine.pipeline
+    inputs = engine._prepare_turn(clip, mode).inputs
     with torch.inference_mode():
         out = loaded.model.generate(**inputs, **engine._generate_kwargs())
     answer = loaded.tokenizer.decode(
@@ -213,7 +213,7 @@ async def test_both_handoffs_answer_and_leave_nothing(
 ):
     engine = await make_engine(tiny_models[arch], audio={"handoff": handoff})
     seen: list[tuple[Path, int, int]] = []
-    original = engine.loaded.backend.audio_item
+    original = engine.pipeline.backend.audio_item
 
     def spy(clip):
         if clip.wav_path is not None:
@@ -227,14 +227,14 @@ async def test_both_handoffs_answer_and_leave_nothing(
         return original(clip)
 
     transcribe_seen: list[Path] = []
-    original_tr = engine.loaded.backend.transcribe_inputs
+    original_tr = engine.pipeline.backend.transcribe_inputs
 
     def spy_tr(processor, clip, model_id, prompt):
         if clip.wav_path is not None:
             transcribe_seen.append(clip.wav_path)
         return original_tr(processor, clip, model_id, prompt)
 
-    engine.loaded.backend = type(
+    engine.pipeline.backend = type(
         "Spy",
         (),
         {
@@ -337,7 +337,7 @@ async def test_silence_is_no_speech_within_milliseconds(engine, level):
 async def test_processor_that_drops_the_audio_is_an_error(tiny_models):
     engine = await make_engine(tiny_models["qwen2-audio"])
     # Qwen2-Audio's processor silently ignores an OpenAI-style input_audio item.
-    engine.loaded.backend = type(
+    engine.pipeline.backend = type(
         "Dropping",
         (),
         {

@@ -12,9 +12,14 @@ import torch
 
 from core.backends import backend_for
 from core.config import ModelSettings
-from core.loading import load_model, resolve_device, resolve_dtype
+from core.audio_lm import AudioLMPipeline
+from core.devices import resolve_device, resolve_dtype
 from core.tiny_model import TINY_SENTENCE
 from tests.conftest import collect, make_engine, speech_like
+
+
+def load(folder, **settings) -> AudioLMPipeline:
+    return AudioLMPipeline.load(ModelSettings(device="cpu", **settings), str(folder), "auto")
 
 
 def test_family_is_chosen_by_the_checkpoint(tiny_models):
@@ -22,7 +27,7 @@ def test_family_is_chosen_by_the_checkpoint(tiny_models):
         ("voxtral", "voxtral", "VoxtralForConditionalGeneration"),
         ("qwen2-audio", "qwen2_audio", "Qwen2AudioForConditionalGeneration"),
     ]:
-        loaded = load_model(ModelSettings(id=str(tiny_models[arch]), device="cpu"))
+        loaded = load(tiny_models[arch])
         assert loaded.backend.model_type == model_type
         assert type(loaded.model).__name__ == cls
         assert loaded.sample_rate == 16000
@@ -36,7 +41,7 @@ def test_unsupported_architecture_names_the_supported_ones(tmp_path):
         backend_for("llama")
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
     with pytest.raises(ValueError, match="'gpt2' is not supported"):
-        load_model(ModelSettings(id=str(tmp_path), device="cpu"))
+        load(tmp_path)
 
 
 def test_device_and_dtype_resolution():
@@ -52,8 +57,8 @@ def test_device_and_dtype_resolution():
 
 async def test_bfloat16_on_cpu_when_the_config_asks(tiny_models):
     engine = await make_engine(tiny_models["qwen2-audio"], model={"dtype": "bfloat16"})
-    assert engine.loaded.model.dtype == torch.bfloat16
-    inputs = engine._build_inputs(speech_like(), "conversation", "x")
+    assert engine.pipeline.model.dtype == torch.bfloat16
+    inputs = engine._prepare_turn(speech_like(), "conversation").inputs
     assert inputs["input_features"].dtype == torch.bfloat16
     assert inputs["input_ids"].dtype == torch.long
     result = await engine.process_realtime_chunk(speech_like(), 1)
@@ -63,12 +68,8 @@ async def test_bfloat16_on_cpu_when_the_config_asks(tiny_models):
 
 def test_trust_remote_code_is_off_unless_asked_and_logged(tiny_models, caplog):
     assert ModelSettings().trust_remote_code is False
-    with caplog.at_level(logging.WARNING, logger="core.loading"):
-        load_model(
-            ModelSettings(
-                id=str(tiny_models["voxtral"]), device="cpu", trust_remote_code=True
-            )
-        )
+    with caplog.at_level(logging.WARNING, logger="core.audio_lm"):
+        load(tiny_models["voxtral"], trust_remote_code=True)
     assert "trust_remote_code is on" in caplog.text
 
 
@@ -90,7 +91,7 @@ def test_tiny_model_command_writes_a_loadable_folder(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "m" / "config.json").exists()
     assert sum(f.stat().st_size for f in (tmp_path / "m").iterdir()) < 2_000_000
-    loaded = load_model(ModelSettings(id=str(tmp_path / "m"), device="cpu"))
+    loaded = load(tmp_path / "m")
     assert loaded.backend.model_type == "qwen2_audio"
 
 

@@ -1,0 +1,58 @@
+"""What the engine drives: a pipeline turns a prepared clip into model inputs (or text).
+
+Two kinds exist: an audio-language model that hears the clip itself (``core.audio_lm``), and
+the embedded two-stage pipeline, speech recognition then a chat model (``core.embedded``).
+The engine owns everything else: validation, the speech gate, streaming, chunking, timing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One remembered turn: what the user said (text, or the clip when no text is known)."""
+
+    user_text: str | None
+    user_audio: np.ndarray | None
+    answer: str
+
+
+@dataclass
+class Prepared:
+    """A turn ready to stream: model inputs for ``generate``, or text pieces to pass through."""
+
+    inputs: Any | None = None
+    #: (text, token count) pieces produced lazily while iterating, e.g. recognised segments
+    pieces: Iterable[tuple[str, int]] | None = None
+    #: what the pipeline recognised the user saying, when it knows
+    heard: str | None = None
+    #: per-stage timings in ms, reported in the final item's ``timings``
+    stage_ms: dict[str, float] = field(default_factory=dict)
+
+
+class Pipeline(Protocol):
+    #: for status lines: model name(s) and device
+    description: str
+    #: the rate clips are resampled to before ``prepare``
+    sample_rate: int
+    #: the generating model and its tokenizer (used by the engine's streamer)
+    model: Any
+    tokenizer: Any
+
+    def prepare(
+        self, samples: np.ndarray, mode: str, prompt: str, history: Sequence[Exchange]
+    ) -> Prepared:
+        """Blocking; runs on the engine's worker thread."""
+        ...
+
+    def remember(
+        self, samples: np.ndarray, prepared: Prepared, answer: str
+    ) -> Exchange:
+        """The history entry for a finished turn."""
+        ...
