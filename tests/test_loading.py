@@ -10,9 +10,9 @@ import sys
 import pytest
 import torch
 
+from core.audio_lm import AudioLMPipeline
 from core.backends import backend_for
 from core.config import ModelSettings
-from core.audio_lm import AudioLMPipeline
 from core.devices import resolve_device, resolve_dtype
 from core.tiny_model import TINY_SENTENCE
 from tests.conftest import collect, make_engine, speech_like
