@@ -24,7 +24,9 @@ async def evaluate(chat_model: str) -> dict:
         overrides={"model": {"id": "embedded"}, "embedded": {"chat_model": chat_model}}
     )
     # Each question stands alone: memory off, so earlier answers cannot help or hurt.
-    config = config.model_copy(update={"memory": config.memory.model_copy(update={"turns": 0})})
+    config = config.model_copy(
+        update={"memory": config.memory.model_copy(update={"turns": 0})}
+    )
     engine = StreamingEngine(config)
     await engine.initialize()
     rows = []
@@ -51,7 +53,9 @@ async def evaluate(chat_model: str) -> dict:
         "correct": correct,
         "accuracy": correct / len(rows),
         "wer": wer,
-        "median_recognition_ms": statistics.median(r["recognition_ms"] or 0 for r in rows),
+        "median_recognition_ms": statistics.median(
+            r["recognition_ms"] or 0 for r in rows
+        ),
         "median_ttfc_ms": statistics.median(r["ttfc_ms"] or 0 for r in rows),
         "rows": rows,
     }
@@ -59,14 +63,18 @@ async def evaluate(chat_model: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--chat-model", default="qwen2.5-0.5b", choices=("qwen2.5-0.5b", "smollm2-135m"))
+    parser.add_argument(
+        "--chat-model", default="qwen2.5-0.5b", choices=("qwen2.5-0.5b", "smollm2-135m")
+    )
     parser.add_argument("--json", type=Path, help="also write the full results here")
     args = parser.parse_args()
     report = asyncio.run(evaluate(args.chat_model))
     print("| # | heard | answer | ok |\n|---|---|---|---|")
     for i, row in enumerate(report["rows"], 1):
         answer = row["answer"].replace("|", "/").replace("\n", " ")
-        print(f"| {i} | {row['heard']} | {answer} | {'yes' if row['correct'] else 'NO'} |")
+        print(
+            f"| {i} | {row['heard']} | {answer} | {'yes' if row['correct'] else 'NO'} |"
+        )
     print(
         f"\n{report['chat_model']}: accuracy {report['correct']}/{report['questions']} "
         f"({report['accuracy']:.0%}), transcript WER {report['wer']:.1%}, "

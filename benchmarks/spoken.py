@@ -28,14 +28,19 @@ class Question:
 
 
 def load_questions(path: Path = QUESTIONS_FILE) -> list[Question]:
-    return [Question(q["question"], tuple(q["keywords"])) for q in yaml.safe_load(path.read_text())]
+    return [
+        Question(q["question"], tuple(q["keywords"]))
+        for q in yaml.safe_load(path.read_text())
+    ]
 
 
 def speak(text: str, words_per_minute: int = 140) -> tuple[np.ndarray, int]:
     """The sentence as espeak-ng says it (22.05 kHz mono float32)."""
     espeak = shutil.which("espeak-ng")
     if espeak is None:
-        raise RuntimeError("espeak-ng is not installed (Debian: apt-get install espeak-ng)")
+        raise RuntimeError(
+            "espeak-ng is not installed (Debian: apt-get install espeak-ng)"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "q.wav"
         subprocess.run(

@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,21 @@ def _config(args: argparse.Namespace) -> Config:
     return load_config(args.config, overrides)
 
 
+def _progress_printer() -> Callable[[str, float | None], None]:
+    """First-use preparation on stderr: one line per step, percentages in tenths."""
+    last: list = [None, None]
+
+    def show(message: str, fraction: float | None) -> None:
+        tenth = None if fraction is None else int(fraction * 10)
+        if [message, tenth] == last:
+            return
+        last[:] = [message, tenth]
+        suffix = "" if fraction is None else f" {fraction:.0%}"
+        print(f"  {message}{suffix}", file=sys.stderr, flush=True)
+
+    return show
+
+
 def _print_item(item: dict[str, Any], as_json: bool, started: bool) -> bool:
     if as_json:
         print(json.dumps(item, default=str), flush=True)
@@ -93,7 +109,7 @@ async def ask(args: argparse.Namespace) -> int:
     engine = StreamingEngine(config)
     print(f"Loading {config.model.id} ...", file=sys.stderr, flush=True)
     try:
-        await engine.initialize()
+        await engine.initialize(_progress_printer())
     except Exception as exc:  # noqa: BLE001 - any load failure is reported, not raised
         print(f"ptt-ask: could not load {config.model.id}: {exc}", file=sys.stderr)
         return EXIT_LOAD

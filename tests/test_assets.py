@@ -33,7 +33,9 @@ def packaged(tmp_path, monkeypatch):
             for i in (1, 2)
         ),
         sha256=hashlib.sha256(payload).hexdigest(),
-        extra_files=(Part("fake-model-part2==1.0", "fake_model_part2", "data/config.json"),),
+        extra_files=(
+            Part("fake-model-part2==1.0", "fake_model_part2", "data/config.json"),
+        ),
     )
     return model, payload, site
 
@@ -41,12 +43,18 @@ def packaged(tmp_path, monkeypatch):
 def test_assembles_verifies_and_reports_progress(packaged, tmp_path):
     model, payload, _ = packaged
     seen = []
-    folder = assets.assemble(model, tmp_path / "cache", lambda msg, frac: seen.append((msg, frac)))
+    folder = assets.assemble(
+        model, tmp_path / "cache", lambda msg, frac: seen.append((msg, frac))
+    )
     assert (folder / "model.bin").read_bytes() == payload
     assert json.loads((folder / "config.json").read_text()) == {"a": 1}
     assert seen and seen[-1] == ("Assembling fake", 1.0)
     assert all(0 < f <= 1 for _, f in seen)
-    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.bin", "verified.json"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "config.json",
+        "model.bin",
+        "verified.json",
+    ]
 
 
 def test_second_start_reuses_the_cache_without_reading_the_parts(packaged, tmp_path):
@@ -76,7 +84,9 @@ def test_checksum_mismatch_is_a_clear_error_and_leaves_nothing(packaged, tmp_pat
     cache = tmp_path / "cache"
     with pytest.raises(AssetError, match="checksum mismatch") as info:
         assets.assemble(model, cache)
-    assert "fake-model-part1==1.0 fake-model-part2==1.0 --force-reinstall" in str(info.value)
+    assert "fake-model-part1==1.0 fake-model-part2==1.0 --force-reinstall" in str(
+        info.value
+    )
     assert not (cache / "fake" / "model.bin").exists()
     assert [p.name for p in (cache / "fake").iterdir()] == []
 
@@ -86,10 +96,15 @@ def test_missing_package_says_what_to_install(packaged, tmp_path):
     missing = PackagedModel(
         name="fake",
         filename="model.bin",
-        parts=(*model.parts, Part("not-installed-pkg==2.0", "not_installed_pkg_xyz", "a.bin")),
+        parts=(
+            *model.parts,
+            Part("not-installed-pkg==2.0", "not_installed_pkg_xyz", "a.bin"),
+        ),
         sha256=model.sha256,
     )
-    with pytest.raises(AssetError, match="not-installed-pkg is not installed; install it with: pip"):
+    with pytest.raises(
+        AssetError, match="not-installed-pkg is not installed; install it with: pip"
+    ):
         assets.assemble(missing, tmp_path / "cache")
 
 

@@ -53,7 +53,9 @@ def step_hook(engine: StreamingEngine, fn):
         steps["n"] += 1
         fn(steps["n"])
 
-    handle = engine.pipeline.model.get_output_embeddings().register_forward_pre_hook(hook)
+    handle = engine.pipeline.model.get_output_embeddings().register_forward_pre_hook(
+        hook
+    )
     try:
         yield steps
     finally:

@@ -19,7 +19,9 @@ from tests.conftest import collect, make_engine, speech_like
 
 
 def load(folder, **settings) -> AudioLMPipeline:
-    return AudioLMPipeline.load(ModelSettings(device="cpu", **settings), str(folder), "auto")
+    return AudioLMPipeline.load(
+        ModelSettings(device="cpu", **settings), str(folder), "auto"
+    )
 
 
 def test_family_is_chosen_by_the_checkpoint(tiny_models):

@@ -21,7 +21,9 @@ async def test_history_is_trimmed_to_the_configured_turns(tiny_models, arch_name
         assert result["text"] == TINY_SENTENCE  # memory never changes the answer path
         lengths.append(prompt_tokens(engine))
     assert len(engine.history) == 2
-    assert all(h.answer == TINY_SENTENCE and h.user_audio is not None for h in engine.history)
+    assert all(
+        h.answer == TINY_SENTENCE and h.user_audio is not None for h in engine.history
+    )
     # Each remembered turn adds its clip's audio tokens and the answer; the third is trimmed.
     assert lengths[0] < lengths[1] < lengths[2] == lengths[3]
     await engine.close()
@@ -59,7 +61,9 @@ async def test_failed_turns_are_not_remembered(tiny_models):
 
 async def test_a_barged_in_turn_remembers_what_was_shown(tiny_models):
     engine = await make_engine(
-        tiny_models["voxtral"], memory={"turns": 3}, chunked_response={"chunk_size_words": 2}
+        tiny_models["voxtral"],
+        memory={"turns": 3},
+        chunked_response={"chunk_size_words": 2},
     )
     stream = engine.process_realtime_chunk_streaming(speech_like(), "cut")
     first = await anext(stream)
