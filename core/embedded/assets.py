@@ -226,8 +226,9 @@ def convert_gguf(
     work = Path(tempfile.mkdtemp(dir=cache_dir, prefix=f".{model.name}-converting-"))
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=model.filename)
+        # float32 is the GGUF loader's fast path; the weights are cast to bfloat16 below.
         loaded = AutoModelForCausalLM.from_pretrained(
-            source, gguf_file=model.filename, dtype=torch.bfloat16
+            source, gguf_file=model.filename, dtype=torch.float32
         )
         # A GGUF load leaves a quantization entry in the config that stops save_pretrained;
         # a fresh model from the cleaned config, given the dequantized weights, saves normally.
