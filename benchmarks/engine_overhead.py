@@ -53,13 +53,15 @@ def model_dir(arch: str) -> Path:
 
 
 async def make_engine(
-    path: Path, tokens: int, handoff: str = "auto"
+    path: Path, tokens: int, handoff: str = "auto", memory_turns: int = 0
 ) -> StreamingEngine:
+    # Memory off by default: every measured turn then has the same prompt.
     config = validate_config(
         {
             "model": {"id": str(path), "device": "cpu"},
             "audio": {"handoff": handoff},
             "chunked_response": {"generation": {"max_new_tokens": tokens}},
+            "memory": {"turns": memory_turns},
         }
     )
     engine = StreamingEngine(config)

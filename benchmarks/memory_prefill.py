@@ -21,21 +21,16 @@ from benchmarks.engine_overhead import (
     model_dir,
     speech_like,
 )
-from core.config import validate_config
 
 
 async def measure(arch: str, max_turns: int, runs: int) -> list[dict]:
-    engine = await make_engine(model_dir(arch), tokens=8)
-    engine.config = validate_config(
-        {**engine.config.model_dump(), "memory": {"turns": max_turns}}
-    )
-    engine._history = type(engine._history)(maxlen=max_turns)
+    engine = await make_engine(model_dir(arch), tokens=8, memory_turns=max_turns)
     clip = speech_like(5.0)
     rows = []
     for remembered in range(max_turns + 1):
-        prefill, tokens = [], 0
+        prefill = []
         for _ in range(runs):
-            saved = list(engine._history)
+            saved = engine.history
             final = None
             async for item in engine.process_realtime_chunk_streaming(clip, "mem"):
                 final = item
