@@ -1,0 +1,77 @@
+"""Start the window: ``ptt-assistant [--config PATH] [--model ID]`` or ``python -m desktop_app``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from typing import Any
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+from core import ConfigError, StreamingEngine, load_config
+from core.config import Config
+from desktop_app.audio_io import Recorder
+from desktop_app.controller import Controller
+from desktop_app.main_window import MainWindow
+from desktop_app.push_to_talk import DEFAULT_KEY, PushToTalk
+
+
+def build(config: Config, settings: QSettings, audio_backend: Any = None) -> Controller:
+    """The window and everything behind it, wired; ``start()`` opens the mic and loads."""
+    window = MainWindow(config.audio.silence_threshold_dbfs)
+    # Owned by the window: when it goes, Qt removes the application-wide key filter too.
+    ptt = PushToTalk(
+        str(settings.value("ui/push_to_talk_key", DEFAULT_KEY)), parent=window
+    )
+    QApplication.instance().installEventFilter(ptt)
+    recorder = Recorder(config.audio.sample_rate, backend=audio_backend)
+    return Controller(window, StreamingEngine(config), recorder, ptt, settings)
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="ptt-assistant", description="Push-to-talk voice assistant"
+    )
+    parser.add_argument(
+        "--config", help="config file (default: the project's config.yaml)"
+    )
+    parser.add_argument(
+        "--model", help="model id, preset or folder, overriding model.id"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    try:
+        config = load_config(
+            args.config, {"model": {"id": args.model}} if args.model else None
+        )
+    except ConfigError as exc:
+        print(f"ptt-assistant: {exc}", file=sys.stderr)
+        return 2
+    import qasync
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("ptt-assistant")
+    app.setOrganizationName("ptt-assistant")
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    controller = build(config, QSettings())
+    closed = asyncio.Event()
+    app.lastWindowClosed.connect(closed.set)
+    controller.window.show()
+    controller.start()
+    with loop:
+        loop.run_until_complete(closed.wait())
+        loop.run_until_complete(controller.shutdown())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

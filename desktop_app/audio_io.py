@@ -1,0 +1,156 @@
+"""Microphone capture and clip playback through sounddevice (PortAudio).
+
+The input stream stays open while the window is, so the energy meter is live at all times;
+push-to-talk only decides which blocks are kept. Everything in the PortAudio callback is
+cheap (one RMS per 20 ms block); the level crosses to the GUI thread as a queued signal.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from core.audio import rms_dbfs
+
+log = logging.getLogger(__name__)
+
+
+def load_sounddevice() -> ModuleType:
+    """The sounddevice module; raises OSError with an install hint when PortAudio is missing."""
+    try:
+        import sounddevice
+    except OSError as exc:
+        raise OSError(
+            f"audio input is unavailable: {exc} (on Debian/Ubuntu: apt-get install libportaudio2)"
+        ) from None
+    return sounddevice
+
+
+class Recorder(QObject):
+    level_changed = Signal(
+        float
+    )  # dBFS of the latest block, emitted from PortAudio's thread
+    failed = Signal(str)  # could not open, or the device went away
+
+    def __init__(
+        self, sample_rate: int, block_s: float = 0.02, backend: Any = None
+    ) -> None:
+        super().__init__()
+        self.sample_rate = sample_rate  # the model's rate, asked of the device first
+        self.stream_rate = sample_rate  # what the device actually delivers
+        self.block_s = block_s
+        self._backend = backend
+        self._stream = None
+        self._closing = False
+        self._lock = threading.Lock()
+        self._blocks: list[np.ndarray] = []
+        self._recording = False
+        self.device: int | None = None
+
+    @property
+    def backend(self) -> Any:
+        if self._backend is None:
+            self._backend = load_sounddevice()
+        return self._backend
+
+    @property
+    def is_open(self) -> bool:
+        return self._stream is not None
+
+    def input_devices(self) -> list[tuple[int, str]]:
+        try:
+            devices = self.backend.query_devices()
+        except Exception:  # noqa: BLE001 - no PortAudio, or it failed: no devices
+            return []
+        return [
+            (i, d["name"])
+            for i, d in enumerate(devices)
+            if d.get("max_input_channels", 0) > 0
+        ]
+
+    def open(self, device: int | None = None) -> bool:
+        """Open (or reopen) the input stream; on failure emit ``failed`` and return False."""
+        self.close()
+        self.device = device
+        try:
+            self._stream = self._start_stream(self.sample_rate)
+        except Exception as first:  # noqa: BLE001 - PortAudio raises several types
+            try:  # some devices only run at their own rate; the engine resamples
+                rate = int(
+                    self.backend.query_devices(device, "input")["default_samplerate"]
+                )
+                self._stream = (
+                    self._start_stream(rate) if rate != self.sample_rate else None
+                )
+            except Exception:  # noqa: BLE001
+                self._stream = None
+            if self._stream is None:
+                self.failed.emit(f"No microphone could be opened: {first}")
+                return False
+        return True
+
+    def _start_stream(self, rate: int):
+        stream = self.backend.InputStream(
+            samplerate=rate,
+            channels=1,
+            dtype="float32",
+            blocksize=int(rate * self.block_s),
+            device=self.device,
+            callback=self._on_block,
+            finished_callback=self._on_finished,
+        )
+        self._closing = False
+        stream.start()
+        self.stream_rate = rate
+        return stream
+
+    def close(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            self._closing = True
+            try:
+                stream.stop()
+                stream.close()
+            except Exception as exc:  # noqa: BLE001 - a vanished device may fail to close
+                log.debug("closing the input stream: %s", exc)
+
+    def start_recording(self) -> None:
+        with self._lock:
+            self._blocks = []
+            self._recording = True
+
+    def stop_recording(self) -> np.ndarray:
+        with self._lock:
+            self._recording = False
+            blocks, self._blocks = self._blocks, []
+        return np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
+
+    @property
+    def is_recording(self) -> bool:
+        return self._recording
+
+    def _on_block(
+        self, indata: np.ndarray, frames: int, time_info: Any, status: Any
+    ) -> None:
+        mono = indata[:, 0]
+        with self._lock:
+            if self._recording:
+                self._blocks.append(mono.copy())
+        self.level_changed.emit(rms_dbfs(mono))
+
+    def _on_finished(self) -> None:
+        if not self._closing:
+            self._stream = None
+            self.failed.emit(
+                "The microphone stopped delivering audio (was it unplugged?)"
+            )
+
+
+def play(samples: np.ndarray, sample_rate: int, backend: Any = None) -> None:
+    """Play a clip on the default output device, without blocking."""
+    (backend or load_sounddevice()).play(samples, sample_rate)

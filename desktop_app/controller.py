@@ -1,0 +1,311 @@
+"""Wires push-to-talk, capture, the engine and the window together.
+
+One clip's way through: key down -> ``on_press`` (barge-in if an answer is streaming, start
+keeping blocks) -> key up -> ``on_release`` (take the clip) -> ``_answer`` (consume the
+engine's stream on the Qt event loop through qasync, growing the answer bubble chunk by chunk)
+-> badges. Nothing heavy runs here: the model is in the engine's threads, audio in PortAudio's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtWidgets import QFileDialog
+
+from core import StreamingEngine
+from desktop_app import audio_io
+from desktop_app.audio_io import Recorder
+from desktop_app.export import TurnRecord, to_json, to_markdown
+from desktop_app.main_window import MainWindow
+from desktop_app.push_to_talk import PushToTalk
+from desktop_app.widgets.chat_view import AnswerBubble, UserBubble
+
+log = logging.getLogger(__name__)
+
+
+class ModelState(Enum):
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"
+
+
+def badges_for(final: dict[str, Any]) -> list[str]:
+    """The timing badges of a finished answer, with per-stage times when reported."""
+    badges = [
+        f"first chunk {final['ttfc_ms']:.0f} ms",
+        f"total {final['total_ms']:.0f} ms",
+        f"{final['tokens_per_s']:.1f} tok/s",
+    ]
+    timings = final.get("timings") or {}
+    if timings.get("recognition_ms") is not None:
+        badges.append(f"recognition {timings['recognition_ms']:.0f} ms")
+    return badges
+
+
+class Controller(QObject):
+    progress = Signal(str, object)  # relayed from the engine's loading thread
+    turn_finished = Signal(object)  # the TurnRecord, once a turn has ended in any way
+
+    def __init__(
+        self,
+        window: MainWindow,
+        engine: StreamingEngine,
+        recorder: Recorder,
+        push_to_talk: PushToTalk,
+        settings: QSettings,
+    ) -> None:
+        super().__init__(window)
+        self.window = window
+        self.engine = engine
+        self.recorder = recorder
+        self.ptt = push_to_talk
+        self.settings = settings
+        self.state = ModelState.LOADING
+        self.load_error: str | None = None
+        self.turns: list[TurnRecord] = []
+        self.pending: tuple[np.ndarray, int] | None = None
+        self._turn_task: asyncio.Task | None = None
+        self._load_task: asyncio.Task | None = None
+        self._answer: AnswerBubble | None = None
+        self._turn: TurnRecord | None = None
+
+        push_to_talk.pressed.connect(self.on_press)
+        push_to_talk.released.connect(self.on_release)
+        window.talk_button.pressed.connect(push_to_talk.press)
+        window.talk_button.released.connect(push_to_talk.release)
+        window.set_key_hint(push_to_talk.key_name)
+        recorder.level_changed.connect(window.meter.set_level)
+        recorder.failed.connect(self.on_device_failed)
+        self.progress.connect(self._show_progress)
+        window.retry_button.clicked.connect(self.start_loading)
+        window.new_button.clicked.connect(self.new_conversation)
+        window.export_button.clicked.connect(self.export_dialog)
+        window.mode_box.currentIndexChanged.connect(self._remember_mode)
+        window.device_box.activated.connect(self._pick_device)
+        self._restore()
+
+    # -- start-up ----------------------------------------------------------------------------
+
+    def _restore(self) -> None:
+        mode = self.settings.value("ui/mode", "conversation")
+        index = self.window.mode_box.findData(mode)
+        self.window.mode_box.setCurrentIndex(max(index, 0))
+        geometry = self.settings.value("ui/geometry")
+        if geometry is not None:
+            self.window.restoreGeometry(geometry)
+
+    @property
+    def mode(self) -> str:
+        return self.window.mode_box.currentData()
+
+    def start(self) -> None:
+        """Open the microphone and start loading the model; the window is already usable."""
+        self._fill_devices()
+        wanted = self.settings.value("audio/device_name")
+        device = next((i for i, name in self._devices if name == wanted), None)
+        self.recorder.open(device)
+        self.start_loading()
+
+    def start_loading(self) -> None:
+        if self._load_task is not None and not self._load_task.done():
+            return
+        self.state, self.load_error = ModelState.LOADING, None
+        self.window.retry_button.hide()
+        self.window.set_status(f"Loading {self.engine.config.model.id}…", busy=True)
+        self._load_task = asyncio.ensure_future(self._load())
+
+    async def _load(self) -> None:
+        name = self.engine.config.model.id
+        try:
+            await self.engine.initialize(
+                lambda message, fraction: self.progress.emit(message, fraction)
+            )
+        except Exception as exc:
+            log.exception("loading %s failed", name)
+            self.state, self.load_error = ModelState.FAILED, str(exc)
+            self.window.set_status(f"Could not load {name}: {exc}")
+            self.window.retry_button.show()
+            return
+        self.state = ModelState.READY
+        self.window.set_status(f"Ready · {self.engine.pipeline.description}")
+        if self.pending is not None:
+            clip, rate = self.pending
+            self.pending = None
+            self._start_turn(clip, rate)
+
+    def _show_progress(self, message: str, fraction: float | None) -> None:
+        if self.state is ModelState.LOADING:
+            self.window.set_status(f"{message}…", busy=True, fraction=fraction)
+
+    # -- microphone --------------------------------------------------------------------------
+
+    def _fill_devices(self) -> None:
+        self._devices = self.recorder.input_devices()
+        box = self.window.device_box
+        box.clear()
+        box.addItem("System default", None)
+        for index, name in self._devices:
+            box.addItem(name, index)
+        if not self._devices:
+            box.setItemText(0, "No microphone found")
+
+    def _pick_device(self, row: int) -> None:
+        device = self.window.device_box.itemData(row)
+        name = dict(self._devices).get(device)
+        self.settings.setValue("audio/device_name", name)
+        if self.recorder.open(device):
+            self.window.chat.add_note(f"Microphone: {name or 'system default'}")
+
+    def on_device_failed(self, message: str) -> None:
+        if self.recorder.is_recording:
+            self.recorder.stop_recording()
+            message += " The recording was stopped."
+        self.window.chat.add_note(message)
+
+    # -- push-to-talk ------------------------------------------------------------------------
+
+    def on_press(self) -> None:
+        self.barge_in()
+        if not self.recorder.is_open and not self.recorder.open(self.recorder.device):
+            return  # `failed` already put the reason in the chat
+        self.recorder.start_recording()
+        self.window.talk_button.setDown(True)
+
+    def on_release(self) -> None:
+        self.window.talk_button.setDown(False)
+        if not self.recorder.is_recording:
+            return
+        clip = self.recorder.stop_recording()
+        rate = self.recorder.stream_rate
+        if self.state is ModelState.READY:
+            self._start_turn(clip, rate)
+        elif self.state is ModelState.LOADING:
+            self.pending = (clip, rate)
+            self.window.chat.add_note(
+                "The model is still loading; this clip will be answered as soon as it is ready."
+            )
+        else:
+            self.window.chat.add_note(
+                f"The model could not be loaded ({self.load_error}). Use Retry below."
+            )
+
+    def barge_in(self) -> None:
+        """Stop a streaming answer: the engine stops within one decoding step."""
+        if self._turn_task is not None and not self._turn_task.done():
+            self._turn_task.cancel()
+
+    # -- one turn ----------------------------------------------------------------------------
+
+    def _start_turn(self, clip: np.ndarray, rate: int) -> None:
+        self._turn_task = asyncio.ensure_future(
+            self._answer_clip(clip, rate, self.mode)
+        )
+
+    async def _answer_clip(self, clip: np.ndarray, rate: int, mode: str) -> None:
+        duration = len(clip) / rate if rate else 0.0
+        user = self.window.chat.add_user(duration)
+        user.play_requested.connect(lambda: self._play(clip, rate))
+        turn = TurnRecord(mode=mode, clip_s=round(duration, 2))
+        self.turns.append(turn)
+        answer: AnswerBubble | None = None
+        stream = self.engine.process_realtime_chunk_streaming(
+            clip, len(self.turns), mode, sample_rate=rate
+        )
+        try:
+            async with contextlib.aclosing(stream):
+                async for item in stream:
+                    answer = self._show_item(item, user, answer, turn)
+        except asyncio.CancelledError:
+            turn.interrupted = True
+            if answer is None:
+                answer = self.window.chat.add_answer()
+            answer.mark_interrupted()
+        finally:
+            self.turn_finished.emit(turn)
+
+    def _show_item(
+        self,
+        item: dict[str, Any],
+        user: UserBubble,
+        answer: AnswerBubble | None,
+        turn: TurnRecord,
+    ) -> AnswerBubble | None:
+        if item.get("heard") and turn.heard is None:
+            turn.heard = item["heard"]
+            user.set_heard(item["heard"])
+        if not item["success"]:
+            turn.note = item["message"]
+            self.window.chat.add_note(item["message"])
+            return answer
+        if item["text"]:
+            if answer is None:
+                answer = self.window.chat.add_answer()
+            answer.append(item["text"])
+            turn.answer = answer.text
+        if item["is_final"]:
+            if answer is None:
+                answer = self.window.chat.add_answer()
+                answer.text_label.setText("(no answer)")
+            answer.set_badges(badges_for(item))
+            turn.figures = {
+                "ttfc_ms": item["ttfc_ms"],
+                "total_ms": item["total_ms"],
+                "tokens_per_s": item["tokens_per_s"],
+            }
+        return answer
+
+    def _play(self, clip: np.ndarray, rate: int) -> None:
+        try:
+            audio_io.play(clip, rate, self.recorder._backend)
+        except Exception as exc:  # noqa: BLE001 - no output device is a note, not a crash
+            self.window.chat.add_note(f"Could not play the clip: {exc}")
+
+    # -- conversation controls ---------------------------------------------------------------
+
+    def _remember_mode(self) -> None:
+        self.settings.setValue("ui/mode", self.mode)
+
+    def new_conversation(self) -> None:
+        self.barge_in()
+        self.engine.clear_history()
+        self.turns = []
+        self.window.chat.clear()
+
+    def export_to(self, path: Path) -> None:
+        text = (
+            to_json(self.turns)
+            if path.suffix.lower() == ".json"
+            else to_markdown(self.turns)
+        )
+        path.write_text(text, encoding="utf-8")
+
+    def export_dialog(self) -> None:
+        name, _ = QFileDialog.getSaveFileName(
+            self.window,
+            "Export conversation",
+            "conversation.md",
+            "Markdown (*.md);;JSON (*.json)",
+        )
+        if name:
+            try:
+                self.export_to(Path(name))
+            except OSError as exc:
+                self.window.chat.add_note(f"Could not export: {exc}")
+
+    async def shutdown(self) -> None:
+        self.settings.setValue("ui/geometry", self.window.saveGeometry())
+        self.barge_in()
+        for task in (self._turn_task, self._load_task):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+        self.recorder.close()
+        await self.engine.close()

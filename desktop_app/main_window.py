@@ -1,0 +1,99 @@
+"""The window: layout only. The controller gives it life."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.widgets.chat_view import ChatView
+from desktop_app.widgets.energy_meter import EnergyMeter
+
+STYLE = """
+#userBubble { background: #1f6feb22; border: 1px solid #1f6feb55; border-radius: 10px; }
+#answerBubble { background: #8b949e1a; border: 1px solid #8b949e44; border-radius: 10px; }
+#badges { color: #8b949e; font-size: 11px; }
+#note { color: #d29922; font-style: italic; padding: 4px; }
+#talkButton { padding: 8px 18px; font-weight: bold; }
+#talkButton:pressed { background: #f85149; color: white; }
+"""
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, threshold_dbfs: float, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Push-to-talk assistant")
+        self.setStyleSheet(STYLE)
+        self.resize(720, 640)
+
+        self.mode_box = QComboBox()
+        self.mode_box.addItem("Conversation", "conversation")
+        self.mode_box.addItem("Transcribe", "transcribe")
+        self.mode_box.setToolTip("Answer what you say, or just write it down")
+        self.new_button = QPushButton("New conversation")
+        self.new_button.setToolTip("Clear the chat and the assistant's memory")
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("Save the conversation as Markdown or JSON")
+        self.device_box = QComboBox()
+        self.device_box.setToolTip("Microphone")
+        self.device_box.setMinimumContentsLength(16)
+        top = QHBoxLayout()
+        top.addWidget(self.mode_box)
+        top.addWidget(self.new_button)
+        top.addWidget(self.export_button)
+        top.addStretch()
+        top.addWidget(QLabel("Mic:"))
+        top.addWidget(self.device_box)
+
+        self.chat = ChatView()
+
+        self.meter = EnergyMeter(threshold_dbfs)
+        self.talk_button = QPushButton("Hold to talk")
+        self.talk_button.setObjectName("talkButton")
+        self.talk_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.hint = QLabel()
+        self.hint.setObjectName("hint")
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.meter, 1)
+        bottom.addWidget(self.talk_button)
+        bottom.addWidget(self.hint)
+
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.addLayout(top)
+        column.addWidget(self.chat, 1)
+        column.addLayout(bottom)
+        self.setCentralWidget(central)
+
+        self.status = QLabel()
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(200)
+        self.progress.setTextVisible(False)
+        self.retry_button = QPushButton("Retry")
+        self.retry_button.hide()
+        self.statusBar().addWidget(self.status, 1)
+        self.statusBar().addPermanentWidget(self.progress)
+        self.statusBar().addPermanentWidget(self.retry_button)
+
+    def set_key_hint(self, key_name: str) -> None:
+        self.hint.setText(f"or hold <b>{key_name}</b>")
+
+    def set_status(
+        self, text: str, busy: bool = False, fraction: float | None = None
+    ) -> None:
+        self.status.setText(text)
+        self.progress.setVisible(busy)
+        if busy:
+            if fraction is None:
+                self.progress.setRange(0, 0)  # indeterminate
+            else:
+                self.progress.setRange(0, 100)
+                self.progress.setValue(int(fraction * 100))

@@ -1,0 +1,150 @@
+"""The conversation: user clips, answers growing chunk by chunk, timing badges, short notes."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+class UserBubble(QFrame):
+    play_requested = Signal()
+
+    def __init__(self, duration_s: float, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("userBubble")
+        layout = QVBoxLayout(self)
+        row = QHBoxLayout()
+        self.clip_label = QLabel(f"🎤 {duration_s:.1f} s")
+        self.play_button = QPushButton("▶ Play")
+        self.play_button.setToolTip("Play this recording")
+        self.play_button.clicked.connect(self.play_requested)
+        row.addWidget(self.clip_label)
+        row.addStretch()
+        row.addWidget(self.play_button)
+        layout.addLayout(row)
+        self.heard_label = QLabel()
+        self.heard_label.setWordWrap(True)
+        self.heard_label.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse
+        )
+        self.heard_label.hide()
+        layout.addWidget(self.heard_label)
+
+    def set_heard(self, text: str) -> None:
+        self.heard_label.setText(f"“{text}”")
+        self.heard_label.show()
+
+
+class AnswerBubble(QFrame):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("answerBubble")
+        layout = QVBoxLayout(self)
+        self.text_label = QLabel("…")
+        self.text_label.setWordWrap(True)
+        self.text_label.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse
+        )
+        layout.addWidget(self.text_label)
+        row = QHBoxLayout()
+        self.badges = QLabel()
+        self.badges.setObjectName("badges")
+        self.copy_button = QPushButton("Copy")
+        self.copy_button.setToolTip("Copy this answer")
+        self.copy_button.clicked.connect(self.copy)
+        row.addWidget(self.badges)
+        row.addStretch()
+        row.addWidget(self.copy_button)
+        layout.addLayout(row)
+        self.chunks: list[str] = []
+        self.interrupted = False
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.chunks)
+
+    def append(self, chunk: str) -> None:
+        self.chunks.append(chunk)
+        self.text_label.setText(self.text)
+
+    def set_badges(self, badges: list[str]) -> None:
+        self.badges.setText("  ·  ".join(badges))
+
+    def mark_interrupted(self) -> None:
+        self.interrupted = True
+        self.text_label.setText(
+            (self.text + " …" if self.chunks else "…") + "  [interrupted]"
+        )
+
+    def copy(self) -> None:
+        QGuiApplication.clipboard().setText(self.text)
+
+
+class NoteLabel(QLabel):
+    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self.setObjectName("note")
+        self.setWordWrap(True)
+        self.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+
+
+class ChatView(QScrollArea):
+    """A column of bubbles that keeps the newest in view while the user is at the bottom."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        body = QWidget()
+        self.column = QVBoxLayout(body)
+        self.column.addStretch()
+        self.setWidget(body)
+        self.verticalScrollBar().rangeChanged.connect(self._follow)
+        self._at_bottom = True
+        self.verticalScrollBar().valueChanged.connect(self._track)
+
+    def _track(self, value: int) -> None:
+        self._at_bottom = value >= self.verticalScrollBar().maximum() - 4
+
+    def _follow(self, _min: int, maximum: int) -> None:
+        if self._at_bottom:
+            self.verticalScrollBar().setValue(maximum)
+
+    def _add(self, widget: QWidget, align: Qt.AlignmentFlag) -> None:
+        self._at_bottom = True
+        self.column.insertWidget(self.column.count() - 1, widget, 0, align)
+        QTimer.singleShot(
+            0, lambda: self._follow(0, self.verticalScrollBar().maximum())
+        )
+
+    def add_user(self, duration_s: float) -> UserBubble:
+        bubble = UserBubble(duration_s)
+        self._add(bubble, Qt.AlignmentFlag.AlignRight)
+        return bubble
+
+    def add_answer(self) -> AnswerBubble:
+        bubble = AnswerBubble()
+        self._add(bubble, Qt.AlignmentFlag.AlignLeft)
+        return bubble
+
+    def add_note(self, text: str) -> NoteLabel:
+        note = NoteLabel(text)
+        self._add(note, Qt.AlignmentFlag.AlignHCenter)
+        return note
+
+    def items(self) -> list[QWidget]:
+        return [self.column.itemAt(i).widget() for i in range(self.column.count() - 1)]
+
+    def clear(self) -> None:
+        for widget in self.items():
+            widget.deleteLater()
+            self.column.removeWidget(widget)

@@ -1,0 +1,261 @@
+"""The window as a user drives it: push-to-talk, a streamed turn, barge-in, devices, loading."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import numpy as np
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QApplication
+
+from core.tiny_model import TINY_SENTENCE
+from desktop_app.widgets.chat_view import AnswerBubble, NoteLabel, UserBubble
+from tests.conftest import speech_like
+from tests.desktop.fake_sounddevice import FakeSoundDevice
+
+WORDS = TINY_SENTENCE.split()
+
+
+def key(kind: QEvent.Type, autorepeat: bool = False) -> QKeyEvent:
+    return QKeyEvent(
+        kind, Qt.Key.Key_Space, Qt.KeyboardModifier.NoModifier, " ", autorepeat
+    )
+
+
+def hold_space(window, sound, clip: np.ndarray, repeats: int = 6) -> None:
+    """Press, let the key auto-repeat while the clip arrives in pieces, release."""
+    QApplication.sendEvent(window, key(QEvent.Type.KeyPress))
+    for piece in np.array_split(clip, repeats):
+        sound.stream.feed(piece)
+        QApplication.sendEvent(window, key(QEvent.Type.KeyRelease, autorepeat=True))
+        QApplication.sendEvent(window, key(QEvent.Type.KeyPress, autorepeat=True))
+    QApplication.sendEvent(window, key(QEvent.Type.KeyRelease))
+
+
+def bubbles(controller, kind):
+    return [w for w in controller.window.chat.items() if isinstance(w, kind)]
+
+
+def test_window_appears_at_once_and_loads_in_the_background(make_app, qtbot):
+    controller = make_app(wait_ready=False)
+    window = controller.window
+    assert window.isVisible()
+    assert controller.state.value == "loading"
+    assert "Loading" in window.status.text() and window.progress.isVisible()
+    assert "Space" in window.hint.text()
+    qtbot.waitUntil(lambda: controller.state.value == "ready", timeout=30000)
+    assert window.status.text().startswith("Ready") and "on cpu" in window.status.text()
+    assert not window.progress.isVisible()
+
+
+def test_held_key_with_auto_repeat_is_one_recording_and_one_turn(
+    make_app, qtbot, sound
+):
+    controller = make_app()
+    clip = speech_like(seconds=1.2)
+    with qtbot.waitSignal(controller.turn_finished, timeout=30000) as finished:
+        hold_space(controller.window, sound, clip, repeats=8)
+    (user,) = bubbles(controller, UserBubble)
+    assert user.clip_label.text() == "🎤 1.2 s"  # every block of the hold, in one clip
+    (answer,) = bubbles(controller, AnswerBubble)
+    assert answer.text == TINY_SENTENCE
+    assert finished.args[0].answer == TINY_SENTENCE
+
+
+def test_hold_to_talk_button(make_app, qtbot, sound):
+    controller = make_app()
+    button = controller.window.talk_button
+    with qtbot.waitSignal(controller.turn_finished, timeout=30000):
+        qtbot.mousePress(button, Qt.MouseButton.LeftButton)
+        assert controller.recorder.is_recording
+        sound.stream.feed(speech_like())
+        qtbot.mouseRelease(button, Qt.MouseButton.LeftButton)
+    assert bubbles(controller, AnswerBubble)[0].text == TINY_SENTENCE
+
+
+def test_a_full_turn_streams_chunks_in_order_with_badges(make_app, qtbot, sound):
+    controller = make_app(chunked_response={"chunk_size_words": 2})
+    seen: list[str] = []
+    original = AnswerBubble.append
+
+    def spy(self, chunk):
+        seen.append(chunk)
+        original(self, chunk)
+
+    AnswerBubble.append = spy
+    try:
+        with qtbot.waitSignal(controller.turn_finished, timeout=30000):
+            hold_space(controller.window, sound, speech_like())
+    finally:
+        AnswerBubble.append = original
+    assert seen == [" ".join(WORDS[i : i + 2]) for i in range(0, len(WORDS), 2)]
+    (answer,) = bubbles(controller, AnswerBubble)
+    assert answer.text_label.text() == TINY_SENTENCE
+    badges = answer.badges.text()
+    assert "first chunk" in badges and "total" in badges and "tok/s" in badges
+    answer.copy()
+    assert QApplication.clipboard().text() == TINY_SENTENCE
+
+
+def test_no_speech_is_a_short_note(make_app, qtbot, sound):
+    controller = make_app()
+    with qtbot.waitSignal(controller.turn_finished, timeout=30000):
+        hold_space(controller.window, sound, np.zeros(16000, np.float32))
+    (note,) = bubbles(controller, NoteLabel)
+    assert "didn't hear any speech" in note.text()
+    assert bubbles(controller, AnswerBubble) == []
+
+
+def test_barge_in_stops_the_answer_marks_it_and_records_again(make_app, qtbot, sound):
+    controller = make_app(chunked_response={"chunk_size_words": 1})
+    steps = {"n": 0}
+
+    def slow(module, args):
+        steps["n"] += 1
+        time.sleep(0.05)
+
+    head = controller.engine.pipeline.model.get_output_embeddings()
+    handle = head.register_forward_pre_hook(slow)
+    try:
+        hold_space(controller.window, sound, speech_like())
+        qtbot.waitUntil(lambda: bool(bubbles(controller, AnswerBubble)), timeout=30000)
+        with qtbot.waitSignal(controller.turn_finished, timeout=30000) as finished:
+            QApplication.sendEvent(
+                controller.window, key(QEvent.Type.KeyPress)
+            )  # barge in
+        assert controller.recorder.is_recording  # the new recording has started
+        qtbot.wait(300)
+        stopped_at = steps["n"]
+        qtbot.wait(300)
+        assert steps["n"] == stopped_at, "generation must stop after a barge-in"
+    finally:
+        handle.remove()
+    assert finished.args[0].interrupted
+    answer = bubbles(controller, AnswerBubble)[0]
+    assert answer.interrupted and "[interrupted]" in answer.text_label.text()
+    assert 0 < len(answer.chunks) < len(WORDS)
+    QApplication.sendEvent(controller.window, key(QEvent.Type.KeyRelease))
+
+
+def test_meter_follows_the_mic_from_portaudios_thread(make_app, qtbot, sound):
+    controller = make_app()
+    meter = controller.window.meter
+    before = meter.updates
+    loud = speech_like(seconds=0.5, level=0.5)
+    thread = sound.stream.feed_in_thread(loud)
+    thread.join()
+    assert thread.ident != threading.get_ident()
+    qtbot.waitUntil(lambda: meter.updates >= before + 20, timeout=5000)
+    assert (
+        meter.is_speech
+        and meter.level_dbfs > controller.engine.config.audio.silence_threshold_dbfs
+    )
+    sound.stream.feed_in_thread(np.zeros(1600, np.float32)).join()
+    qtbot.waitUntil(lambda: not meter.is_speech, timeout=5000)
+
+
+def test_no_microphone_is_a_message_not_a_crash(make_app, qtbot):
+    controller = make_app(backend=FakeSoundDevice(devices=[]))
+    window = controller.window
+    assert window.device_box.itemText(0) == "No microphone found"
+    notes = [n.text() for n in bubbles(controller, NoteLabel)]
+    assert any("No microphone could be opened" in n for n in notes)
+    QApplication.sendEvent(window, key(QEvent.Type.KeyPress))
+    QApplication.sendEvent(window, key(QEvent.Type.KeyRelease))
+    assert bubbles(controller, UserBubble) == []
+
+
+def test_microphone_vanishing_mid_recording(make_app, qtbot, sound):
+    controller = make_app()
+    QApplication.sendEvent(controller.window, key(QEvent.Type.KeyPress))
+    sound.stream.feed(speech_like(seconds=0.3))
+    sound.stream.vanish()
+    qtbot.waitUntil(lambda: bool(bubbles(controller, NoteLabel)), timeout=5000)
+    assert "unplugged" in bubbles(controller, NoteLabel)[0].text()
+    assert not controller.recorder.is_recording
+    QApplication.sendEvent(controller.window, key(QEvent.Type.KeyRelease))
+    # The next press opens the device again and works.
+    with qtbot.waitSignal(controller.turn_finished, timeout=30000):
+        hold_space(controller.window, sound, speech_like())
+    assert bubbles(controller, AnswerBubble)[0].text == TINY_SENTENCE
+
+
+def test_load_failure_shows_the_reason_and_retry_works(
+    make_app, qtbot, tiny_models, tmp_path
+):
+    controller = make_app(wait_ready=False)
+    good = controller.engine.config
+    controller.engine.config = good.model_copy(
+        update={
+            "model": good.model.model_copy(update={"id": str(tmp_path / "missing")})
+        }
+    )
+    controller.start_loading()  # the first load may still run: retry waits for it
+    qtbot.waitUntil(lambda: controller.state.value != "loading", timeout=30000)
+    if (
+        controller.state.value == "ready"
+    ):  # the first load won the race; load again, failing
+        controller.engine._pipeline = None
+        controller.start_loading()
+        qtbot.waitUntil(lambda: controller.state.value != "loading", timeout=30000)
+    window = controller.window
+    assert controller.state.value == "failed"
+    assert "does not exist" in window.status.text() and window.retry_button.isVisible()
+    controller.engine.config = good
+    qtbot.mouseClick(window.retry_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: controller.state.value == "ready", timeout=30000)
+    assert not window.retry_button.isVisible()
+
+
+def test_a_clip_recorded_while_loading_is_answered_when_ready(make_app, qtbot, sound):
+    controller = make_app(start=False)
+    controller.recorder.open()
+    controller.state = controller.state.LOADING
+    hold_space(controller.window, sound, speech_like())
+    assert "still loading" in bubbles(controller, NoteLabel)[0].text()
+    with qtbot.waitSignal(controller.turn_finished, timeout=30000):
+        controller.start_loading()
+    assert bubbles(controller, AnswerBubble)[0].text == TINY_SENTENCE
+
+
+def test_mode_switch_new_conversation_and_export(
+    make_app, qtbot, sound, settings, tmp_path
+):
+    controller = make_app(memory={"turns": 4})
+    window = controller.window
+    with qtbot.waitSignal(controller.turn_finished, timeout=30000):
+        hold_space(window, sound, speech_like())
+    window.mode_box.setCurrentIndex(window.mode_box.findData("transcribe"))
+    assert settings.value("ui/mode") == "transcribe"
+    with qtbot.waitSignal(controller.turn_finished, timeout=30000):
+        hold_space(window, sound, speech_like(seconds=2.0))
+    controller.export_to(tmp_path / "chat.md")
+    controller.export_to(tmp_path / "chat.json")
+    markdown = (tmp_path / "chat.md").read_text()
+    assert markdown.count("**Assistant:** " + TINY_SENTENCE) == 2
+    assert (
+        "conversation" in markdown
+        and "transcribe" in markdown
+        and "2.0 s clip" in markdown
+    )
+    data = json.loads((tmp_path / "chat.json").read_text())
+    assert [t["mode"] for t in data["turns"]] == ["conversation", "transcribe"]
+    assert data["turns"][0]["figures"]["tokens_per_s"] > 0
+    assert len(controller.engine.history) == 1  # transcribe turns are not remembered
+    qtbot.mouseClick(window.new_button, Qt.MouseButton.LeftButton)
+    assert controller.engine.history == () and controller.turns == []
+    qtbot.waitUntil(lambda: window.chat.items() == [], timeout=5000)
+
+
+def test_play_button_plays_the_users_clip(make_app, qtbot, sound):
+    controller = make_app()
+    clip = speech_like()
+    with qtbot.waitSignal(controller.turn_finished, timeout=30000):
+        hold_space(controller.window, sound, clip)
+    (user,) = bubbles(controller, UserBubble)
+    qtbot.mouseClick(user.play_button, Qt.MouseButton.LeftButton)
+    (played, rate) = sound.played[-1]
+    assert rate == 16000 and len(played) == len(clip)
