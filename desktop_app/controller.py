@@ -134,11 +134,21 @@ class Controller(QObject):
             self.window.retry_button.show()
             return
         self.state = ModelState.READY
-        self.window.set_status(f"Ready · {self.engine.pipeline.description}")
+        self._show_ready()
         if self.pending is not None:
             clip, rate = self.pending
             self.pending = None
             self._start_turn(clip, rate)
+
+    def _show_ready(self) -> None:
+        if self.state is ModelState.READY:
+            self.window.set_status(f"Ready · {self.engine.pipeline.description}")
+        elif self.state is ModelState.LOADING:
+            self.window.set_status(f"Loading {self.engine.config.model.id}…", busy=True)
+        else:
+            self.window.set_status(
+                f"Could not load {self.engine.config.model.id}: {self.load_error}"
+            )
 
     def _show_progress(self, message: str, fraction: float | None) -> None:
         if self.state is ModelState.LOADING:
@@ -177,6 +187,7 @@ class Controller(QObject):
             return  # `failed` already put the reason in the chat
         self.recorder.start_recording()
         self.window.talk_button.setDown(True)
+        self.window.set_status(f"Recording… release {self.ptt.key_name} to send")
 
     def on_release(self) -> None:
         self.window.talk_button.setDown(False)
@@ -184,6 +195,7 @@ class Controller(QObject):
             return
         clip = self.recorder.stop_recording()
         rate = self.recorder.stream_rate
+        self._show_ready()
         if self.state is ModelState.READY:
             self._start_turn(clip, rate)
         elif self.state is ModelState.LOADING:

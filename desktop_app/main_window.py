@@ -18,8 +18,10 @@ from desktop_app.widgets.chat_view import ChatView
 from desktop_app.widgets.energy_meter import EnergyMeter
 
 STYLE = """
-#userBubble { background: #1f6feb22; border: 1px solid #1f6feb55; border-radius: 10px; }
-#answerBubble { background: #8b949e1a; border: 1px solid #8b949e44; border-radius: 10px; }
+#userBubble { background: rgba(31, 111, 235, 30); border: 1px solid rgba(31, 111, 235, 90);
+               border-radius: 10px; }
+#answerBubble { background: rgba(139, 148, 158, 28); border: 1px solid rgba(139, 148, 158, 70);
+                border-radius: 10px; }
 #badges { color: #8b949e; font-size: 11px; }
 #note { color: #d29922; font-style: italic; padding: 4px; }
 #talkButton { padding: 8px 18px; font-weight: bold; }

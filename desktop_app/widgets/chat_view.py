@@ -23,7 +23,7 @@ class UserBubble(QFrame):
         self.setObjectName("userBubble")
         layout = QVBoxLayout(self)
         row = QHBoxLayout()
-        self.clip_label = QLabel(f"🎤 {duration_s:.1f} s")
+        self.clip_label = QLabel(f"Your clip · {duration_s:.1f} s")
         self.play_button = QPushButton("▶ Play")
         self.play_button.setToolTip("Play this recording")
         self.play_button.clicked.connect(self.play_requested)
@@ -120,10 +120,20 @@ class ChatView(QScrollArea):
             self.verticalScrollBar().setValue(maximum)
 
     def _add(self, widget: QWidget, align: Qt.AlignmentFlag) -> None:
+        # Each bubble sits in a row with a stretch beside it, capped at most of the width, so
+        # its word-wrapped labels get their full height.
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        if align != Qt.AlignmentFlag.AlignLeft:
+            layout.addStretch(1)
+        layout.addWidget(widget, 4)
+        if align != Qt.AlignmentFlag.AlignRight:
+            layout.addStretch(1)
         self._at_bottom = True
-        self.column.insertWidget(self.column.count() - 1, widget, 0, align)
+        self.column.insertWidget(self.column.count() - 1, row)
         QTimer.singleShot(
-            0, lambda: self._follow(0, self.verticalScrollBar().maximum())
+            0, self, lambda: self._follow(0, self.verticalScrollBar().maximum())
         )
 
     def add_user(self, duration_s: float) -> UserBubble:
@@ -141,10 +151,19 @@ class ChatView(QScrollArea):
         self._add(note, Qt.AlignmentFlag.AlignHCenter)
         return note
 
-    def items(self) -> list[QWidget]:
+    def _rows(self) -> list[QWidget]:
         return [self.column.itemAt(i).widget() for i in range(self.column.count() - 1)]
 
+    def items(self) -> list[QWidget]:
+        """The bubbles and notes, oldest first."""
+        return [
+            item.widget()
+            for row in self._rows()
+            for item in (row.layout().itemAt(i) for i in range(row.layout().count()))
+            if item.widget() is not None
+        ]
+
     def clear(self) -> None:
-        for widget in self.items():
-            widget.deleteLater()
-            self.column.removeWidget(widget)
+        for row in self._rows():
+            self.column.removeWidget(row)
+            row.deleteLater()

@@ -59,7 +59,7 @@ def test_held_key_with_auto_repeat_is_one_recording_and_one_turn(
     with qtbot.waitSignal(controller.turn_finished, timeout=30000) as finished:
         hold_space(controller.window, sound, clip, repeats=8)
     (user,) = bubbles(controller, UserBubble)
-    assert user.clip_label.text() == "🎤 1.2 s"  # every block of the hold, in one clip
+    assert user.clip_label.text() == "Your clip · 1.2 s"  # every block of the hold, one clip
     (answer,) = bubbles(controller, AnswerBubble)
     assert answer.text == TINY_SENTENCE
     assert finished.args[0].answer == TINY_SENTENCE

@@ -1,0 +1,171 @@
+"""How responsive the window stays while an answer streams, with the meter running.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python -m benchmarks.gui_responsiveness [--turns 3]
+
+The real window and controller on the embedded default; a stand-in sound card delivers 20 ms
+blocks in real time from its own thread, as PortAudio does (the spoken sample question while
+the key is held, low noise otherwise). A 1 ms Qt timer records how late the event loop runs it
+while each answer streams: the longest stall is the worst freeze a user could see. Writes
+benchmarks/results/gui_responsiveness.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
+from PySide6.QtWidgets import QApplication
+
+from benchmarks.engine_overhead import machine
+from core import load_config
+from desktop_app.app import build
+from tests.desktop.fake_sounddevice import FakeSoundDevice
+
+ROOT = Path(__file__).resolve().parent.parent
+CLIP = ROOT / "resources" / "sample-question.wav"
+
+
+class RealTimeMic(threading.Thread):
+    """Feeds the stand-in stream 20 ms blocks on a 20 ms clock: the clip when asked, else noise."""
+
+    def __init__(self, sound: FakeSoundDevice) -> None:
+        super().__init__(name="mic", daemon=True)
+        self.sound = sound
+        self.queue: list[np.ndarray] = []
+        self.running = True
+
+    def say(self, samples: np.ndarray) -> None:
+        self.queue.append(samples)
+
+    def run(self) -> None:
+        rng = np.random.default_rng(0)
+        speech = np.zeros(0, np.float32)
+        block = self.sound.stream.blocksize
+        tick = time.perf_counter()
+        while self.running:
+            if not len(speech) and self.queue:
+                speech = self.queue.pop(0)
+            if len(speech):
+                chunk, speech = speech[:block], speech[block:]
+                chunk = np.pad(chunk, (0, block - len(chunk)))
+            else:
+                chunk = (rng.standard_normal(block) * 0.001).astype(np.float32)
+            self.sound.stream.callback(chunk[:, None], block, None, None)
+            tick += block / self.sound.stream.samplerate
+            time.sleep(max(0.0, tick - time.perf_counter()))
+
+
+class StallProbe:
+    """A 1 ms timer; records how late each tick fires."""
+
+    def __init__(self) -> None:
+        self.clock = QElapsedTimer()
+        self.timer = QTimer()
+        self.timer.setInterval(1)
+        self.timer.timeout.connect(self._tick)
+        self.gaps: list[float] = []
+        self.last = 0.0
+
+    def _tick(self) -> None:
+        now = self.clock.nsecsElapsed() / 1e6
+        self.gaps.append(now - self.last)
+        self.last = now
+
+    def start(self) -> None:
+        self.gaps = []
+        self.clock.start()
+        self.last = 0.0
+        self.timer.start()
+
+    def stop(self) -> list[float]:
+        self.timer.stop()
+        return self.gaps
+
+
+async def run(turns: int) -> dict:
+    samples, rate = sf.read(CLIP, dtype="float32")
+    sound = FakeSoundDevice()
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat)
+        config = load_config(
+            overrides={"model": {"id": "embedded"}, "memory": {"turns": 0}}
+        )
+        controller = build(config, settings, sound)
+        controller.window.show()
+        controller.start()
+        while controller.state.value == "loading":
+            await asyncio.sleep(0.1)
+        assert controller.state.value == "ready", controller.load_error
+        mic = RealTimeMic(sound)
+        mic.start()
+        probe = StallProbe()
+        stalls, rates, answers = [], [], []
+        for _ in range(turns):
+            finished = asyncio.Event()
+            controller.turn_finished.connect(lambda _t, f=finished: f.set())
+            controller.ptt.press()
+            mic.say(samples)
+            await asyncio.sleep(len(samples) / rate + 0.2)
+            controller.ptt.release()
+            updates, started = controller.window.meter.updates, time.perf_counter()
+            probe.start()
+            await finished.wait()
+            gaps = probe.stop()
+            rates.append(
+                (controller.window.meter.updates - updates)
+                / (time.perf_counter() - started)
+            )
+            stalls.append(max(gaps) - 1.0)  # lateness beyond the 1 ms interval
+            answers.append(controller.turns[-1].answer)
+            await asyncio.sleep(0.5)
+        mic.running = False
+        mic.join()
+        await controller.shutdown()
+    return {
+        "turns": turns,
+        "gui_max_stall_ms": max(stalls),
+        "gui_median_turn_max_stall_ms": statistics.median(stalls),
+        "meter_hz": statistics.median(rates),
+        "answers": answers,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--turns", type=int, default=3)
+    args = parser.parse_args()
+    import qasync
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    results = qasync.run(run(args.turns))
+    del app
+    print("| measure (while an answer streams) | value |\n|---|---|")
+    print(
+        f"| longest event-loop stall (target <= 16 ms) | {results['gui_max_stall_ms']:.1f} ms |"
+    )
+    print(
+        f"| median of each turn's longest stall | {results['gui_median_turn_max_stall_ms']:.1f} ms |"
+    )
+    print(f"| energy meter updates (target >= 30 Hz) | {results['meter_hz']:.0f} Hz |")
+    print(f"\nanswers: {results['answers']}")
+    out = ROOT / "benchmarks" / "results" / "gui_responsiveness.json"
+    out.write_text(json.dumps({"machine": machine(), **results}, indent=2))
+    print(f"wrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""The real sounddevice input path: a private PulseAudio server with a null sink plays a known
+WAV into the app's own capture code (no sound card needed)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+from PySide6.QtCore import QEvent
+from PySide6.QtWidgets import QApplication
+
+from core.tiny_model import TINY_SENTENCE
+from desktop_app.widgets.chat_view import AnswerBubble, UserBubble
+from tests.desktop.test_window import bubbles, key
+
+CLIP = os.path.join(
+    os.path.dirname(__file__), "..", "..", "resources", "sample-question.wav"
+)
+
+
+@pytest.fixture(scope="module")
+def pulse(tmp_path_factory):
+    """A private PulseAudio server whose default source is a null sink's monitor."""
+    for tool in ("pulseaudio", "pactl", "pacat", "paplay"):
+        assert shutil.which(tool), (
+            f"{tool} is missing: apt-get install pulseaudio pulseaudio-utils"
+        )
+    runtime = tmp_path_factory.mktemp("pulse-runtime")
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(runtime)}
+    saved = {k: os.environ.get(k) for k in ("XDG_RUNTIME_DIR", "PULSE_SERVER")}
+    server = subprocess.Popen(
+        [
+            "pulseaudio",
+            "-n",
+            "--daemonize=no",
+            "--exit-idle-time=-1",
+            "--disable-shm=yes",
+            "--load=module-native-protocol-unix",
+            "--load=module-null-sink sink_name=vsink rate=16000 channels=1 format=s16le",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while (
+        subprocess.run(
+            ["pactl", "info"], check=False, env=env, capture_output=True
+        ).returncode
+        != 0
+    ):
+        assert time.monotonic() < deadline and server.poll() is None, (
+            "PulseAudio did not start"
+        )
+        time.sleep(0.1)
+    subprocess.run(
+        ["pactl", "set-default-source", "vsink.monitor"], env=env, check=True
+    )
+    # Keep the sink running, so the monitor delivers a steady stream even between clips.
+    keeper = subprocess.Popen(
+        ["pacat", "--playback", "--device=vsink", "--raw", "/dev/zero"], env=env
+    )
+    os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+    import sounddevice
+
+    sounddevice._terminate()  # PortAudio lists devices once: look again, now that there is one
+    sounddevice._initialize()
+    yield env, sounddevice
+    keeper.terminate()
+    server.terminate()
+    server.wait(10)
+    keeper.wait(10)
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    sounddevice._terminate()
+    sounddevice._initialize()
+
+
+def test_a_played_clip_arrives_through_the_real_capture_path(
+    make_app, qtbot, pulse, tmp_path
+):
+    env, sounddevice = pulse
+    reference, ref_rate = sf.read(CLIP, dtype="float32")
+    played = (
+        tmp_path / "padded.wav"
+    )  # the null sink drops the very start of a new stream
+    sf.write(
+        played,
+        np.r_[np.zeros(ref_rate // 10, np.float32), reference],
+        ref_rate,
+        subtype="PCM_16",
+    )
+    controller = make_app(backend=sounddevice)
+    assert controller.recorder.is_open, "the real input stream must open on PulseAudio"
+    recorded = []
+    stop = controller.recorder.stop_recording
+    controller.recorder.stop_recording = lambda: recorded.append(stop()) or recorded[-1]
+
+    meter = controller.window.meter
+    QApplication.sendEvent(controller.window, key(QEvent.Type.KeyPress))
+    updates, started = meter.updates, time.monotonic()
+    player = subprocess.Popen(["paplay", "--device=vsink", str(played)], env=env)
+    qtbot.waitUntil(lambda: player.poll() is not None, timeout=20000)
+    qtbot.wait(300)  # the tail of the clip, through PortAudio's buffers
+    rate_hz = (meter.updates - updates) / (time.monotonic() - started)
+    with qtbot.waitSignal(controller.turn_finished, timeout=30000):
+        QApplication.sendEvent(controller.window, key(QEvent.Type.KeyRelease))
+
+    (clip,) = recorded
+    assert controller.recorder.stream_rate == ref_rate == 16000
+    assert len(clip) >= len(reference)
+    # The clip is in the recording, sample for sample (up to 16-bit rounding), at some offset.
+    correlation = np.correlate(clip, reference, mode="valid")
+    offset = int(np.argmax(correlation))
+    aligned = clip[offset : offset + len(reference)]
+    assert np.max(np.abs(aligned - reference)) < 1e-4
+    assert rate_hz >= 30, f"the meter updated at {rate_hz:.0f} Hz"
+    (user,) = bubbles(controller, UserBubble)
+    assert float(user.clip_label.text().split()[-2]) >= 4.3
+    assert bubbles(controller, AnswerBubble)[0].text == TINY_SENTENCE
