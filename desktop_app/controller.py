@@ -26,6 +26,7 @@ from desktop_app.export import TurnRecord, to_json, to_markdown
 from desktop_app.main_window import MainWindow
 from desktop_app.push_to_talk import PushToTalk
 from desktop_app.widgets.chat_view import AnswerBubble, UserBubble
+from desktop_app.widgets.key_dialog import KeyDialog
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ class Controller(QObject):
         window.export_button.clicked.connect(self.export_dialog)
         window.mode_box.currentIndexChanged.connect(self._remember_mode)
         window.device_box.activated.connect(self._pick_device)
+        window.key_button.clicked.connect(self.key_dialog)
         self._restore()
 
     # -- start-up ----------------------------------------------------------------------------
@@ -280,6 +282,21 @@ class Controller(QObject):
             self.window.chat.add_note(f"Could not play the clip: {exc}")
 
     # -- conversation controls ---------------------------------------------------------------
+
+    def set_push_to_talk_key(self, name: str) -> bool:
+        try:
+            self.ptt.set_key(name)
+        except ValueError as exc:
+            self.window.chat.add_note(f"That key can't be used: {exc}.")
+            return False
+        self.settings.setValue("ui/push_to_talk_key", self.ptt.key_name)
+        self.window.set_key_hint(self.ptt.key_name)
+        return True
+
+    def key_dialog(self) -> None:
+        dialog = KeyDialog(self.ptt.key_name, self.window)
+        if dialog.exec() and dialog.key_name:
+            self.set_push_to_talk_key(dialog.key_name)
 
     def _remember_mode(self) -> None:
         self.settings.setValue("ui/mode", self.mode)

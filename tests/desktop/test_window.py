@@ -59,7 +59,9 @@ def test_held_key_with_auto_repeat_is_one_recording_and_one_turn(
     with qtbot.waitSignal(controller.turn_finished, timeout=30000) as finished:
         hold_space(controller.window, sound, clip, repeats=8)
     (user,) = bubbles(controller, UserBubble)
-    assert user.clip_label.text() == "Your clip · 1.2 s"  # every block of the hold, one clip
+    assert (
+        user.clip_label.text() == "Your clip · 1.2 s"
+    )  # every block of the hold, one clip
     (answer,) = bubbles(controller, AnswerBubble)
     assert answer.text == TINY_SENTENCE
     assert finished.args[0].answer == TINY_SENTENCE
@@ -259,3 +261,42 @@ def test_play_button_plays_the_users_clip(make_app, qtbot, sound):
     qtbot.mouseClick(user.play_button, Qt.MouseButton.LeftButton)
     (played, rate) = sound.played[-1]
     assert rate == 16000 and len(played) == len(clip)
+
+
+def test_push_to_talk_key_is_configurable_and_remembered(
+    make_app, qtbot, sound, settings
+):
+    controller = make_app()
+    assert controller.set_push_to_talk_key("F9")
+    assert settings.value("ui/push_to_talk_key") == "F9"
+    assert "F9" in controller.window.hint.text()
+    space = QKeyEvent(
+        QEvent.Type.KeyPress, Qt.Key.Key_Space, Qt.KeyboardModifier.NoModifier
+    )
+    QApplication.sendEvent(controller.window, space)
+    assert not controller.recorder.is_recording  # Space is an ordinary key again
+    f9 = QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_F9, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(controller.window, f9)
+    assert controller.recorder.is_recording
+    f9_up = QKeyEvent(
+        QEvent.Type.KeyRelease, Qt.Key.Key_F9, Qt.KeyboardModifier.NoModifier
+    )
+    with qtbot.waitSignal(controller.turn_finished, timeout=30000):
+        QApplication.sendEvent(controller.window, f9_up)
+    assert not controller.set_push_to_talk_key("Ctrl+A")
+    assert "single key without modifiers" in bubbles(controller, NoteLabel)[-1].text()
+    assert settings.value("ui/push_to_talk_key") == "F9"
+
+
+def test_losing_the_window_while_holding_ends_the_recording(make_app, qtbot, sound):
+    controller = make_app()
+    QApplication.sendEvent(controller.window, key(QEvent.Type.KeyPress))
+    sound.stream.feed(speech_like())
+    with qtbot.waitSignal(controller.turn_finished, timeout=30000):
+        QApplication.sendEvent(
+            QApplication.instance(), QEvent(QEvent.Type.ApplicationDeactivate)
+        )
+    assert (
+        not controller.ptt.held
+        and bubbles(controller, AnswerBubble)[0].text == TINY_SENTENCE
+    )
