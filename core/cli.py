@@ -30,6 +30,28 @@ class InputError(Exception):
     """The clip file cannot be used; the message says why and what is accepted."""
 
 
+def _wav_shortfall(path: Path) -> tuple[int, int] | None:
+    """(declared, present) bytes of audio when a RIFF/WAVE file is cut short, else None.
+
+    libsndfile quietly reads whatever part of a truncated WAV is there; a recording that lost
+    its end should be an error, not half a question.
+    """
+    with path.open("rb") as handle:
+        header = handle.read(12)
+        if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+            return None
+        while chunk := handle.read(8):
+            if len(chunk) < 8:
+                return None
+            size = int.from_bytes(chunk[4:], "little")
+            if chunk[:4] == b"data":
+                present = path.stat().st_size - handle.tell()
+                unknown = size in (0, 0xFFFFFFFF)  # written by a streaming recorder
+                return (size, present) if not unknown and present < size else None
+            handle.seek(size + (size & 1), 1)
+    return None
+
+
 def read_clip(path: Path) -> tuple[np.ndarray, int]:
     """Samples (frames x channels, float32) and rate of an audio file soundfile can read."""
     if not path.exists():
@@ -43,6 +65,13 @@ def read_clip(path: Path) -> tuple[np.ndarray, int]:
             f"{path}: not a readable audio file ({exc}); accepted: WAV, FLAC, OGG/Vorbis, "
             "MP3 and other formats libsndfile reads"
         ) from None
+    shortfall = _wav_shortfall(path)
+    if shortfall is not None:
+        declared, present = shortfall
+        raise InputError(
+            f"{path}: the WAV file is truncated (its header announces {declared} bytes of audio, "
+            f"the file holds {present}); record or copy it again"
+        )
     return samples, rate
 
 

@@ -226,54 +226,51 @@ class Controller(QObject):
         duration = len(clip) / rate if rate else 0.0
         user = self.window.chat.add_user(duration)
         user.play_requested.connect(lambda: self._play(clip, rate))
+        # The answer's place is taken now, so a barge-in's next turn always comes after it.
+        answer = self.window.chat.add_answer()
         turn = TurnRecord(mode=mode, clip_s=round(duration, 2))
         self.turns.append(turn)
-        answer: AnswerBubble | None = None
+        self.window.set_status("Answering…")
         stream = self.engine.process_realtime_chunk_streaming(
             clip, len(self.turns), mode, sample_rate=rate
         )
         try:
             async with contextlib.aclosing(stream):
                 async for item in stream:
-                    answer = self._show_item(item, user, answer, turn)
+                    self._show_item(item, user, answer, turn)
         except asyncio.CancelledError:
             turn.interrupted = True
-            if answer is None:
-                answer = self.window.chat.add_answer()
             answer.mark_interrupted()
         finally:
+            self._show_ready()
             self.turn_finished.emit(turn)
 
     def _show_item(
         self,
         item: dict[str, Any],
         user: UserBubble,
-        answer: AnswerBubble | None,
+        answer: AnswerBubble,
         turn: TurnRecord,
-    ) -> AnswerBubble | None:
+    ) -> None:
         if item.get("heard") and turn.heard is None:
             turn.heard = item["heard"]
             user.set_heard(item["heard"])
         if not item["success"]:
             turn.note = item["message"]
-            self.window.chat.add_note(item["message"])
-            return answer
+            answer.show_note(item["message"])
+            return
         if item["text"]:
-            if answer is None:
-                answer = self.window.chat.add_answer()
             answer.append(item["text"])
             turn.answer = answer.text
         if item["is_final"]:
-            if answer is None:
-                answer = self.window.chat.add_answer()
-                answer.text_label.setText("(no answer)")
+            if not answer.chunks:
+                answer.show_note("(the model gave no answer)")
             answer.set_badges(badges_for(item))
             turn.figures = {
                 "ttfc_ms": item["ttfc_ms"],
                 "total_ms": item["total_ms"],
                 "tokens_per_s": item["tokens_per_s"],
             }
-        return answer
 
     def _play(self, clip: np.ndarray, rate: int) -> None:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 import threading
 from pathlib import Path
 
@@ -29,6 +30,14 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
 def random_models(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("random-models")
     return {arch: build(root / arch, arch, deterministic=False) for arch in ARCHS}
+
+
+@pytest.fixture
+def private_tmp(tmp_path, monkeypatch):
+    """Point tempfile at an empty folder so leftovers can be seen."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    return tmp_path / "tmp"
 
 
 def make_config(model_dir: Path, **sections):

@@ -77,3 +77,22 @@ def test_bad_config_and_unloadable_model(tmp_path):
     assert (
         unloadable.returncode == 3 and f"could not load {tmp_path}" in unloadable.stderr
     )
+
+
+def test_truncated_and_unsupported_files(tmp_path):
+    whole = tmp_path / "whole.wav"
+    sf.write(whole, speech_like(), 16000, subtype="PCM_16")
+    truncated = tmp_path / "cut.wav"
+    truncated.write_bytes(whole.read_bytes()[:20000])
+    result = ptt_ask(truncated)
+    assert result.returncode == 2 and "truncated" in result.stderr
+    header_only = tmp_path / "header.wav"
+    header_only.write_bytes(whole.read_bytes()[:30])
+    result = ptt_ask(header_only)
+    assert result.returncode == 2 and "not a readable audio file" in result.stderr
+    fake_mp3 = tmp_path / "song.mp3"
+    fake_mp3.write_bytes(b"ID3\x03\x00 not really an mp3")
+    result = ptt_ask(fake_mp3)
+    assert result.returncode == 2 and "not a readable audio file" in result.stderr
+    folder = ptt_ask(tmp_path)
+    assert folder.returncode == 2 and "is a folder" in folder.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import stat
-import tempfile
 import time
 from pathlib import Path
 
@@ -60,13 +59,6 @@ def step_hook(engine: StreamingEngine, fn):
         yield steps
     finally:
         handle.remove()
-
-
-@pytest.fixture
-def private_tmp(tmp_path, monkeypatch):
-    """Point tempfile at an empty folder so leftovers can be seen."""
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    return tmp_path
 
 
 # -- the happy path ------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ class AnswerBubble(QFrame):
         super().__init__(parent)
         self.setObjectName("answerBubble")
         layout = QVBoxLayout(self)
-        self.text_label = QLabel("…")
+        self.text_label = QLabel("…")  # until the first chunk
         self.text_label.setWordWrap(True)
         self.text_label.setTextInteractionFlags(
             Qt.TextInteractionFlag.TextSelectableByMouse
@@ -67,6 +67,7 @@ class AnswerBubble(QFrame):
         layout.addLayout(row)
         self.chunks: list[str] = []
         self.interrupted = False
+        self.note: str | None = None
 
     @property
     def text(self) -> str:
@@ -78,6 +79,14 @@ class AnswerBubble(QFrame):
 
     def set_badges(self, badges: list[str]) -> None:
         self.badges.setText("  ·  ".join(badges))
+
+    def show_note(self, text: str) -> None:
+        """The turn ended without an answer (no speech, an error): say so, in its place."""
+        self.note = text
+        self.text_label.setText(text)
+        self.text_label.setObjectName("note")
+        self.text_label.setStyleSheet("font-style: italic;")
+        self.copy_button.hide()
 
     def mark_interrupted(self) -> None:
         self.interrupted = True

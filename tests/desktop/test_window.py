@@ -106,9 +106,12 @@ def test_no_speech_is_a_short_note(make_app, qtbot, sound):
     controller = make_app()
     with qtbot.waitSignal(controller.turn_finished, timeout=30000):
         hold_space(controller.window, sound, np.zeros(16000, np.float32))
-    (note,) = bubbles(controller, NoteLabel)
-    assert "didn't hear any speech" in note.text()
-    assert bubbles(controller, AnswerBubble) == []
+    (answer,) = bubbles(controller, AnswerBubble)
+    assert (
+        "didn't hear any speech" in answer.note
+        and answer.text_label.text() == answer.note
+    )
+    assert not answer.copy_button.isVisible()
 
 
 def test_barge_in_stops_the_answer_marks_it_and_records_again(make_app, qtbot, sound):
@@ -123,7 +126,10 @@ def test_barge_in_stops_the_answer_marks_it_and_records_again(make_app, qtbot, s
     handle = head.register_forward_pre_hook(slow)
     try:
         hold_space(controller.window, sound, speech_like())
-        qtbot.waitUntil(lambda: bool(bubbles(controller, AnswerBubble)), timeout=30000)
+        qtbot.waitUntil(
+            lambda: any(a.chunks for a in bubbles(controller, AnswerBubble)),
+            timeout=30000,
+        )
         with qtbot.waitSignal(controller.turn_finished, timeout=30000) as finished:
             QApplication.sendEvent(
                 controller.window, key(QEvent.Type.KeyPress)
@@ -300,3 +306,46 @@ def test_losing_the_window_while_holding_ends_the_recording(make_app, qtbot, sou
         not controller.ptt.held
         and bubbles(controller, AnswerBubble)[0].text == TINY_SENTENCE
     )
+
+
+def test_many_barge_ins_in_a_row_then_a_clean_turn(make_app, qtbot, sound):
+    from tests.conftest import thread_names
+
+    controller = make_app(chunked_response={"chunk_size_words": 1})
+    head = controller.engine.pipeline.model.get_output_embeddings()
+    handle = head.register_forward_pre_hook(lambda module, args: time.sleep(0.02))
+    before = thread_names()
+    try:
+        for _ in range(10):
+            hold_space(controller.window, sound, speech_like(), repeats=2)
+            qtbot.waitUntil(lambda: controller._turn_task is not None, timeout=5000)
+            qtbot.wait(60)  # somewhere in the answer: preparing, prefill or decoding
+    finally:
+        handle.remove()
+    hold_space(controller.window, sound, speech_like())
+    # (turn_finished also fires for the turn this press interrupted: wait for the last one)
+    qtbot.waitUntil(
+        lambda: len(controller.turns) == 11 and controller._turn_task.done(),
+        timeout=30000,
+    )
+    answers = bubbles(controller, AnswerBubble)
+    assert len(answers) == 11 and answers[-1].text == TINY_SENTENCE, answers[-1].note
+    assert not answers[-1].interrupted
+    assert all(a.interrupted for a in answers[:-1])  # each one in its own turn's place
+    qtbot.waitUntil(lambda: thread_names() <= before, timeout=5000)
+
+
+def test_50_turns_through_the_window(make_app, qtbot, sound):
+    from tests.conftest import thread_names
+
+    controller = make_app()
+    with qtbot.waitSignal(controller.turn_finished, timeout=30000):
+        hold_space(controller.window, sound, speech_like(), repeats=2)
+    before = thread_names()
+    for _ in range(49):
+        with qtbot.waitSignal(controller.turn_finished, timeout=30000):
+            hold_space(controller.window, sound, speech_like(), repeats=2)
+    answers = bubbles(controller, AnswerBubble)
+    assert len(answers) == 50 and all(a.text == TINY_SENTENCE for a in answers)
+    assert len(controller.turns) == 50
+    assert thread_names() == before
