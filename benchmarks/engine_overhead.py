@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import psutil
 import torch
 from transformers import TextIteratorStreamer
 
@@ -162,6 +163,33 @@ async def throughput(path: Path, tokens: int, runs: int) -> dict:
     }
 
 
+async def barge_in(path: Path, runs: int) -> dict:
+    """From closing a streaming answer (a barge-in) to generation stopped and its thread joined."""
+    engine = await make_engine(path, tokens=200)
+    clip = speech_like(5.0)
+    stops, steps = [], []
+    for i in range(runs):
+        stream = engine.process_realtime_chunk_streaming(clip, f"barge-{i}")
+        first = await anext(stream)
+        assert first["success"], first
+        await asyncio.sleep(0.1)  # well into decoding
+        started = time.perf_counter()
+        await stream.aclose()
+        stops.append((time.perf_counter() - started) * 1000)
+    # One decoding step, for scale: the stop should cost at most about one.
+    final = await engine_stream(engine, clip)
+    t = final["timings"]
+    steps.append(
+        (final["total_ms"] - t["first_token_ms"])
+        / max(final["generated_tokens"] - 1, 1)
+    )
+    await engine.close()
+    return {
+        "barge_in_stop_ms": statistics.median(stops),
+        "decode_step_ms": statistics.median(steps),
+    }
+
+
 async def call_to_generate(path: Path, runs: int) -> dict:
     results: dict = {}
     for handoff in ("memory", "file"):
@@ -181,9 +209,20 @@ async def call_to_generate(path: Path, runs: int) -> dict:
     return results
 
 
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine() -> dict:
     return {
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": _cpu_name(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(),
@@ -234,8 +273,13 @@ def main() -> None:
     path = model_dir(args.arch)
     tp = asyncio.run(throughput(path, args.tokens, args.runs))
     c2g = asyncio.run(call_to_generate(path, max(args.runs, 9)))
+    stop = asyncio.run(barge_in(path, args.runs))
     table = report(args.arch, tp, c2g)
     print(table)
+    print(
+        f"\nbarge-in: generation stopped and joined {stop['barge_in_stop_ms']:.0f} ms after"
+        f" aclose() (one decoding step: {stop['decode_step_ms']:.0f} ms)"
+    )
     out = HERE / "results" / "engine_overhead.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(
@@ -245,6 +289,7 @@ def main() -> None:
                 "machine": machine(),
                 "throughput": tp,
                 "call_to_generate_ms": c2g,
+                **stop,
             },
             indent=2,
         )

@@ -114,6 +114,13 @@ class StreamingEngine:
         self._lock_loop: asyncio.AbstractEventLoop | None = None
         self._history: deque[Exchange] = deque(maxlen=config.memory.turns)
 
+    @classmethod
+    def from_pipeline(cls, config: Config, pipeline: Pipeline) -> StreamingEngine:
+        """An engine around an already-built pipeline (e.g. a model constructed in memory)."""
+        engine = cls(config)
+        engine._pipeline = pipeline
+        return engine
+
     # -- lifecycle ---------------------------------------------------------------------------
 
     @property

@@ -179,7 +179,8 @@ def _tekken_file(out_dir: Path, num_vocab: int) -> Path:
     return path
 
 
-def _voxtral_processor(work_dir: Path, num_vocab: int):
+def voxtral_processor(work_dir: Path, num_vocab: int):
+    """A Voxtral processor whose tekken tokenizer keeps ``num_vocab`` ordinary tokens."""
     from transformers import MistralCommonBackend, VoxtralProcessor
 
     tokenizer = MistralCommonBackend(
@@ -283,7 +284,7 @@ def build(
             # bench: a 32k vocabulary, so the LM head costs what it does in real use and
             # random tokens still decode to real text.
             num_vocab = _VOXTRAL_NUM_VOCAB if size == "tiny" else 32000
-            processor = _voxtral_processor(Path(work), num_vocab)
+            processor = voxtral_processor(Path(work), num_vocab)
             tokenizer = processor.tokenizer
             vocab_size = num_vocab + _VOXTRAL_NUM_SPECIAL
             audio_token_id = 24
