@@ -31,18 +31,12 @@ import psutil
 import torch
 from transformers import TextIteratorStreamer
 
+from benchmarks.signals import speech_like
 from core import StreamingEngine
 from core.config import validate_config
 from core.tiny_model import build
 
 HERE = Path(__file__).resolve().parent
-RATE = 16000
-
-
-def speech_like(seconds: float) -> np.ndarray:
-    t = np.arange(int(seconds * RATE)) / RATE
-    envelope = 0.6 + 0.4 * np.sin(2 * np.pi * 4 * t)
-    return (0.2 * envelope * np.sin(2 * np.pi * 180 * t)).astype(np.float32)
 
 
 def model_dir(arch: str) -> Path:

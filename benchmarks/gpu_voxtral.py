@@ -19,10 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from benchmarks.engine_overhead import machine
+from benchmarks.signals import speech_like
 from core import StreamingEngine
 from core.audio_lm import AudioLMPipeline
 from core.backends.voxtral import VoxtralBackend
@@ -62,13 +62,6 @@ def build_model(size: str, device: str, dtype: torch.dtype):
         None  # random weights: decode every token asked for
     )
     return model.eval()
-
-
-def speech_like(seconds: float, rate: int = 16000) -> np.ndarray:
-    t = np.arange(int(seconds * rate)) / rate
-    return (
-        0.2 * (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t)) * np.sin(2 * np.pi * 180 * t)
-    ).astype(np.float32)
 
 
 async def measure(size: str, device: str, tokens: int, runs: int) -> dict:

@@ -20,18 +20,10 @@ from pathlib import Path
 
 import psutil
 
+from benchmarks.signals import speech_like
 from core import StreamingEngine
 from core.config import validate_config
 from core.tiny_model import TINY_SENTENCE
-
-
-def speech_like(seconds: float = 1.5, rate: int = 16000):
-    import numpy as np
-
-    t = np.arange(int(seconds * rate)) / rate
-    return (
-        0.2 * (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t)) * np.sin(2 * np.pi * 180 * t)
-    ).astype(np.float32)
 
 
 def rss_mb() -> float:

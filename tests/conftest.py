@@ -8,11 +8,11 @@ import tempfile
 import threading
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the hub
 
+from benchmarks.signals import speech_like  # noqa: F401 - re-exported for the tests
 from core import StreamingEngine
 from core.config import validate_config
 from core.tiny_model import build
@@ -66,16 +66,6 @@ def engine(tiny_models, arch) -> StreamingEngine:
     asyncio.run(engine.initialize())
     yield engine
     asyncio.run(engine.close())
-
-
-def speech_like(
-    seconds: float = 1.5, rate: int = 16000, level: float = 0.3
-) -> np.ndarray:
-    """A voiced, syllable-modulated tone: loud enough to pass the speech gate."""
-    t = np.arange(int(seconds * rate)) / rate
-    envelope = 0.6 + 0.4 * np.sin(2 * np.pi * 4 * t)
-    tone = np.sin(2 * np.pi * 180 * t) + 0.5 * np.sin(2 * np.pi * 360 * t)
-    return (level * envelope * tone / 1.5).astype(np.float32)
 
 
 async def collect(stream) -> list[dict]:
