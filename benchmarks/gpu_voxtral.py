@@ -27,7 +27,7 @@ from core import StreamingEngine
 from core.audio_lm import AudioLMPipeline
 from core.backends.voxtral import VoxtralBackend
 from core.config import validate_config
-from core.tiny_model import _TINY_TEXT, _VOXTRAL_NUM_SPECIAL, voxtral_processor
+from core.tiny_model import TINY_TEXT, VOXTRAL_NUM_SPECIAL, voxtral_processor
 
 HERE = Path(__file__).resolve().parent
 
@@ -48,7 +48,7 @@ def build_model(size: str, device: str, dtype: torch.dtype):
                 "num_attention_heads": 2,
                 "num_mel_bins": 128,
             },
-            text_config={**_TINY_TEXT, "vocab_size": 8000 + _VOXTRAL_NUM_SPECIAL},
+            text_config={**TINY_TEXT, "vocab_size": 8000 + VOXTRAL_NUM_SPECIAL},
             audio_token_id=24,
         )
     previous = torch.get_default_dtype()
@@ -68,7 +68,7 @@ async def measure(size: str, device: str, tokens: int, runs: int) -> dict:
     dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
     started = time.perf_counter()
     model = build_model(size, device, dtype)
-    vocab = model.config.text_config.vocab_size - _VOXTRAL_NUM_SPECIAL
+    vocab = model.config.text_config.vocab_size - VOXTRAL_NUM_SPECIAL
     with tempfile.TemporaryDirectory() as work:
         processor = voxtral_processor(Path(work), vocab)
     build_s = time.perf_counter() - started

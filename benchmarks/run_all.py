@@ -88,6 +88,7 @@ def main() -> None:
         "barge_in_stop_ms": round(engine["barge_in_stop_ms"], 1),
         "decode_step_ms": round(engine["decode_step_ms"], 1),
         "soak_rss_growth_mb": soak["rss_growth_mb"],
+        "soak_python_heap_growth_mb": soak["python_heap_growth_mb"],
         "soak_turns": soak["turns"],
         "spoken_accuracy": round(evaluation["accuracy"], 3),
         "spoken_wer": round(evaluation["wer"], 3),

@@ -30,7 +30,6 @@ import numpy as np
 from core import audio
 from core.chunking import WordChunker
 from core.config import MODES, Config
-from core.embedded.assets import Progress
 from core.errors import USER_MESSAGES, EngineError, ErrorCode
 from core.generation import (
     GenerationRun,
@@ -40,7 +39,7 @@ from core.generation import (
     passthrough_work,
 )
 from core.loading import load_pipeline
-from core.pipeline import Exchange, Pipeline, Prepared
+from core.pipeline import Exchange, Pipeline, Prepared, Progress
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -156,7 +156,10 @@ class GenerationRun:
         timeout = self.streamer.timeout
         while True:
             try:
-                piece = await asyncio.wait_for(self.streamer.pieces.get(), timeout)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+                # cancellation that lands as a piece arrives, and a barge-in would be lost.
+                async with asyncio.timeout(timeout):
+                    piece = await self.streamer.pieces.get()
             except TimeoutError:
                 raise StreamTimeout(
                     f"no text from the model for {timeout:g} s"

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from core.audio_lm import AudioLMPipeline
 from core.config import Config
-from core.embedded.assets import Progress
-from core.pipeline import Pipeline
+from core.pipeline import Pipeline, Progress
 from core.presets import EMBEDDED, model_files, resolve_preset
 
 

@@ -7,11 +7,14 @@ The engine owns everything else: validation, the speech gate, streaming, chunkin
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
+
+#: ``progress(message, fraction or None)``: first-use preparation and loading, from a worker thread
+Progress = Callable[[str, float | None], None]
 
 
 @dataclass(frozen=True)

@@ -73,10 +73,10 @@ _VOXTRAL_SPECIALS = {
     33: "[CALL_ID]",
     34: "[TRANSCRIBE]",
 }
-_VOXTRAL_NUM_SPECIAL = 100
+VOXTRAL_NUM_SPECIAL = 100
 _VOXTRAL_NUM_VOCAB = 8000
 
-_TINY_TEXT = {
+TINY_TEXT = {
     "hidden_size": 64,
     "intermediate_size": 128,
     "num_hidden_layers": 2,
@@ -153,15 +153,15 @@ def _tekken_file(out_dir: Path, num_vocab: int) -> Path:
             "token_str": _VOXTRAL_SPECIALS.get(r, f"<SPECIAL_{r}>"),
             "is_control": True,
         }
-        for r in range(_VOXTRAL_NUM_SPECIAL)
+        for r in range(VOXTRAL_NUM_SPECIAL)
     ]
     data["vocab"] = data["vocab"][:num_vocab]
     data["special_tokens"] = specials
     data["config"].update(
         version="v7",
         num_vocab_tokens=num_vocab,
-        default_vocab_size=num_vocab + _VOXTRAL_NUM_SPECIAL,
-        default_num_special_tokens=_VOXTRAL_NUM_SPECIAL,
+        default_vocab_size=num_vocab + VOXTRAL_NUM_SPECIAL,
+        default_num_special_tokens=VOXTRAL_NUM_SPECIAL,
     )
     data["audio"] = {
         "sampling_rate": 16000,
@@ -278,7 +278,7 @@ def build(
         raise ValueError(f"unknown size {size!r}; choose 'tiny' or 'bench'")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    text = _TINY_TEXT if size == "tiny" else _BENCH_TEXT
+    text = TINY_TEXT if size == "tiny" else _BENCH_TEXT
     with tempfile.TemporaryDirectory() as work:
         if arch == "voxtral":
             # bench: a 32k vocabulary, so the LM head costs what it does in real use and
@@ -286,7 +286,7 @@ def build(
             num_vocab = _VOXTRAL_NUM_VOCAB if size == "tiny" else 32000
             processor = voxtral_processor(Path(work), num_vocab)
             tokenizer = processor.tokenizer
-            vocab_size = num_vocab + _VOXTRAL_NUM_SPECIAL
+            vocab_size = num_vocab + VOXTRAL_NUM_SPECIAL
             audio_token_id = 24
             eos_id = tokenizer.eos_token_id
         else:

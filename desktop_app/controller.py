@@ -274,7 +274,7 @@ class Controller(QObject):
 
     def _play(self, clip: np.ndarray, rate: int) -> None:
         try:
-            audio_io.play(clip, rate, self.recorder._backend)
+            audio_io.play(clip, rate, self.recorder.backend)
         except Exception as exc:  # noqa: BLE001 - no output device is a note, not a crash
             self.window.chat.add_note(f"Could not play the clip: {exc}")
 

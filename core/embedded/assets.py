@@ -14,13 +14,13 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.pipeline import Progress
+
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, float | None], None]
 _BLOCK = 8 * 1024 * 1024
 
 

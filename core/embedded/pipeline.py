@@ -16,14 +16,13 @@ from core.devices import resolve_device
 from core.embedded.assets import (
     CHAT_MODELS,
     WHISPER_BASE,
-    Progress,
     assemble,
     convert_gguf,
     default_cache_dir,
 )
 from core.embedded.recognizer import Recognizer
 from core.errors import EngineError, ErrorCode
-from core.pipeline import Exchange, Prepared
+from core.pipeline import Exchange, Prepared, Progress
 
 log = logging.getLogger(__name__)
 
