@@ -136,8 +136,8 @@ def main() -> None:
             f"{report['barge_in_stop_ms']} / {report['decode_step_ms']}",
         ),
         (
-            f"soak: RSS growth over {report['soak_turns']} turns (MB; target <= 20)",
-            report["soak_rss_growth_mb"],
+            f"soak: growth over {report['soak_turns']} turns, Python heap / RSS (MB; target <= 20)",
+            f"{report['soak_python_heap_growth_mb']} / {report['soak_rss_growth_mb']}",
         ),
         (
             "spoken questions: accuracy / transcript WER",

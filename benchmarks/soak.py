@@ -70,22 +70,26 @@ async def soak(model: str, turns: int, warmup: int) -> dict:
             before.append(rss_mb())
     threads = sorted(t.name for t in threading.enumerate())
     temp_before = set(temp_root.iterdir())
-    # Python objects only (tracemalloc): the leak check that does not wobble. It sees only
-    # what is allocated after it starts, so its baseline is taken 100 turns in.
+    # Python objects only (tracemalloc): it sees only what is allocated after it starts, so
+    # its baseline is read from turn 100 on.
+    # Both compare medians of 20 readings, so one turn's buffers caught alive don't count.
     tracemalloc.start()
-    heap_start = 0
+    heap_before: list[float] = []
+    heap_after: list[float] = []
     after: list[float] = []
     started = time.perf_counter()
     for i in range(turns):
         await turn(i)
-        if i == min(99, turns - 1):
+        if 100 <= i < 100 + window:
             gc.collect()
-            heap_start = tracemalloc.get_traced_memory()[0]
+            heap_before.append(tracemalloc.get_traced_memory()[0] / 2**20)
         if i >= turns - window:
             after.append(rss_mb())
+            heap_after.append(tracemalloc.get_traced_memory()[0] / 2**20)
     elapsed = time.perf_counter() - started
-    gc.collect()
-    heap_growth = (tracemalloc.get_traced_memory()[0] - heap_start) / 2**20
+    heap_growth = statistics.median(heap_after) - statistics.median(
+        heap_before or heap_after
+    )
     tracemalloc.stop()
     start_rss, end_rss = statistics.median(before), statistics.median(after)
     result = {

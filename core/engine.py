@@ -108,7 +108,8 @@ class StreamingEngine:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._pipeline: Pipeline | None = None
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor: ThreadPoolExecutor | None = None  # preparation and loading
+        self._generator: ThreadPoolExecutor | None = None  # generate() and recognition
         self._lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
         self._history: deque[Exchange] = deque(maxlen=config.memory.turns)
@@ -142,6 +143,7 @@ class StreamingEngine:
             return
         started = time.perf_counter()
         self._pipeline = await self._offload(load_pipeline, self.config, progress)
+        self._generation_thread()
         log.info(
             "engine ready: %s in %.1f s",
             self._pipeline.description,
@@ -151,10 +153,11 @@ class StreamingEngine:
     async def close(self) -> None:
         """Release the model and the worker thread. The engine can be initialized again."""
         self._pipeline = None
-        if self._executor is not None:
-            executor, self._executor = self._executor, None
-            # Its worker is idle unless a clip is mid-preparation.
-            executor.shutdown(wait=True)
+        # Their threads are idle unless a turn is mid-way: streams stop generation on exit.
+        for executor in (self._executor, self._generator):
+            if executor is not None:
+                executor.shutdown(wait=True)
+        self._executor = self._generator = None
 
     async def _offload(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking work on the engine's worker thread. If the caller is cancelled, wait for
@@ -169,6 +172,15 @@ class StreamingEngine:
         except asyncio.CancelledError:
             await asyncio.wait([future])
             raise
+
+    def _generation_thread(self) -> ThreadPoolExecutor:
+        """The one thread every generation runs on, started now so thread counts stay flat."""
+        if self._generator is None:
+            self._generator = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="ptt-generate"
+            )
+            self._generator.submit(lambda: None).result()
+        return self._generator
 
     def _generation_lock(self) -> asyncio.Lock:
         # One generation at a time per engine (documented): callers queue, answers never mix.
@@ -341,8 +353,8 @@ class StreamingEngine:
             work = generate_work(
                 self.pipeline.model, prepared.inputs, self._generate_kwargs()
             )
-        run = GenerationRun(work, streamer, f"ptt-generate-{chunk_id}")
-        run.start()
+        run = GenerationRun(work, streamer)
+        run.start(self._generation_thread())
         return run
 
     async def _stream_chunks(

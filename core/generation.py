@@ -11,6 +11,7 @@ stop request ends generation after the current decoding step.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import threading
 import time
@@ -120,10 +121,10 @@ def passthrough_work(pieces: Iterable[tuple[str, int]]) -> Work:
 
 
 class GenerationRun:
-    """One piece of text-producing work in its own thread, stoppable, with its failure kept
-    for the consumer."""
+    """One piece of text-producing work on the engine's generation thread, stoppable, with its
+    failure kept for the consumer."""
 
-    def __init__(self, work: Work, streamer: LoopStreamer, name: str) -> None:
+    def __init__(self, work: Work, streamer: LoopStreamer) -> None:
         self.streamer = streamer
         self.cancel = threading.Event()
         self.error: BaseException | None = None
@@ -131,10 +132,12 @@ class GenerationRun:
         self.finished_at: float | None = None
         self._done = streamer.loop.create_future()
         self._work: Work | None = work
-        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._future: concurrent.futures.Future | None = None
 
-    def start(self) -> None:
-        self.thread.start()
+    def start(self, executor: concurrent.futures.Executor) -> None:
+        # One long-lived generation thread (the executor's) rather than a thread per turn:
+        # nothing to create per turn, and native memory stays in one thread's allocator arena.
+        self._future = executor.submit(self._run)
 
     def _run(self) -> None:
         try:
@@ -171,16 +174,15 @@ class GenerationRun:
             raise self.error
 
     async def stop(self) -> None:
-        """Ask generation to stop after the current step and wait for the thread to end."""
+        """Ask generation to stop after the current step and wait until it has."""
         self.cancel.set()
-        if not self.thread.is_alive() and self.thread.ident is None:
+        if self._future is None:
             return  # never started
         try:
             await asyncio.shield(self._done)
         except asyncio.CancelledError:
-            self.thread.join()
+            self._future.result()  # cancelled while waiting: still never leave it running
             raise
-        self.thread.join()
 
 
 def _resolve(future: asyncio.Future) -> None:

@@ -32,8 +32,8 @@ def test_500_turns_through_the_engine(tiny_models, tmp_path):
     soak = json.loads(result.stdout.strip().splitlines()[-1])
     assert soak["turns"] == 500 and soak["wrong_answers"] == 0
     assert soak["threads_same"] and soak["temp_leftovers"] == []
-    # Python objects must not accumulate. Resident memory is reported, not asserted: it moves
-    # in 8-16 MB steps between runs (allocator arenas of the per-turn generation threads).
-    assert soak["python_heap_growth_mb"] <= 2, soak
+    # Python objects must not accumulate (the 20 MB target; measured 0-9 MB: caches come and
+    # go). Resident memory is reported, not asserted: it moves in 8-16 MB allocator steps.
+    assert soak["python_heap_growth_mb"] <= 20, soak
     assert soak["rss_growth_mb"] < 200, soak  # a gross native leak would still show
     assert list(temp.iterdir()) == []
