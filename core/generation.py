@@ -129,7 +129,6 @@ class GenerationRun:
         self.cancel = threading.Event()
         self.error: BaseException | None = None
         self.started_at: float | None = None
-        self.finished_at: float | None = None
         self._done = streamer.loop.create_future()
         self._work: Work | None = work
         self._future: concurrent.futures.Future | None = None
@@ -147,7 +146,6 @@ class GenerationRun:
             self.error = exc
             self.streamer.send_end()  # wake the consumer now, not after the streamer timeout
         finally:
-            self.finished_at = time.perf_counter()
             self._work = None  # drop inputs and model references
             try:
                 self.streamer.loop.call_soon_threadsafe(_resolve, self._done)
