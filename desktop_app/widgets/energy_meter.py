@@ -29,10 +29,6 @@ class EnergyMeter(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setAccessibleName("Microphone level")
 
-    def set_threshold(self, dbfs: float) -> None:
-        self.threshold_dbfs = dbfs
-        self.update()
-
     def set_level(self, dbfs: float) -> None:
         now = time.monotonic()
         fallen = self.shown_dbfs - FALL_DB_PER_S * (now - self._last_update)
