@@ -23,6 +23,11 @@ from core import StreamingEngine
 from desktop_app import audio_io
 from desktop_app.audio_io import Recorder
 from desktop_app.export import TurnRecord, to_json, to_markdown
+from desktop_app.global_hotkey import (
+    GlobalHotkey,
+    HotkeyUnavailable,
+    unavailable_reason,
+)
 from desktop_app.main_window import MainWindow
 from desktop_app.push_to_talk import PushToTalk
 from desktop_app.widgets.chat_view import AnswerBubble, UserBubble
@@ -61,6 +66,7 @@ class Controller(QObject):
         recorder: Recorder,
         push_to_talk: PushToTalk,
         settings: QSettings,
+        hotkey: GlobalHotkey | None = None,
     ) -> None:
         super().__init__(window)
         self.window = window
@@ -68,6 +74,7 @@ class Controller(QObject):
         self.recorder = recorder
         self.ptt = push_to_talk
         self.settings = settings
+        self.hotkey = hotkey or GlobalHotkey(parent=self)
         self.state = ModelState.LOADING
         self.load_error: str | None = None
         self.turns: list[TurnRecord] = []
@@ -81,7 +88,10 @@ class Controller(QObject):
         push_to_talk.released.connect(self.on_release)
         window.talk_button.pressed.connect(push_to_talk.press)
         window.talk_button.released.connect(push_to_talk.release)
-        window.set_key_hint(push_to_talk.key_name)
+        self.hotkey.pressed.connect(push_to_talk.press_system_wide)
+        self.hotkey.released.connect(push_to_talk.release)
+        self.hotkey.failed.connect(self._hotkey_lost)
+        self._show_key()
         recorder.level_changed.connect(window.meter.set_level)
         recorder.failed.connect(self.on_device_failed)
         self.progress.connect(self._show_progress)
@@ -113,6 +123,8 @@ class Controller(QObject):
         wanted = self.settings.value("audio/device_name")
         device = next((i for i, name in self._devices if name == wanted), None)
         self.recorder.open(device)
+        if self.settings.value("ui/system_wide_key", False, type=bool):
+            self.set_system_wide(True)
         self.start_loading()
 
     def start_loading(self) -> None:
@@ -280,20 +292,78 @@ class Controller(QObject):
 
     # -- conversation controls ---------------------------------------------------------------
 
+    def _show_key(self) -> None:
+        self.window.set_key_hint(self.ptt.key_name, self.hotkey.active)
+
     def set_push_to_talk_key(self, name: str) -> bool:
+        old = self.ptt.key_name
         try:
             self.ptt.set_key(name)
         except ValueError as exc:
             self.window.chat.add_note(f"That key can't be used: {exc}.")
             return False
+        if self.hotkey.active and self.ptt.key_name != self.hotkey.key_name:
+            try:
+                self.hotkey.start(self.ptt.key_name)
+            except HotkeyUnavailable as exc:
+                self.ptt.set_key(old)
+                self.window.chat.add_note(
+                    f"{name} can't be the system-wide key: {exc}. The key stays {old}."
+                )
+                self._regrab()
+                return False
         self.settings.setValue("ui/push_to_talk_key", self.ptt.key_name)
-        self.window.set_key_hint(self.ptt.key_name)
+        self._show_key()
         return True
 
+    def set_system_wide(self, enabled: bool) -> bool:
+        """Make the push-to-talk key work whatever window has focus (X11), or stop."""
+        if not enabled:
+            self.hotkey.stop()
+            self.settings.setValue("ui/system_wide_key", False)
+            self._show_key()
+            return True
+        try:
+            self.hotkey.start(self.ptt.key_name)
+        except HotkeyUnavailable as exc:
+            self.window.chat.add_note(f"The key can't work system-wide: {exc}.")
+            self.settings.setValue("ui/system_wide_key", False)
+            self._show_key()
+            return False
+        self.settings.setValue("ui/system_wide_key", True)
+        self._show_key()
+        return True
+
+    def _regrab(self) -> None:
+        """Take the old key back after a failed change; if even that fails, say so."""
+        try:
+            self.hotkey.start(self.ptt.key_name)
+        except HotkeyUnavailable as exc:
+            self._hotkey_lost(f"The system-wide key is off: {exc}.")
+
+    def _hotkey_lost(self, message: str) -> None:
+        self.hotkey.stop()
+        self._show_key()
+        self.window.chat.add_note(message)
+
+    def apply_key_choice(self, name: str, system_wide: bool) -> None:
+        """What the key dialog chose; a key is changed before it is grabbed."""
+        if not system_wide and self.hotkey.active:
+            self.set_system_wide(False)
+        if name and name != self.ptt.key_name:
+            self.set_push_to_talk_key(name)
+        if system_wide and not self.hotkey.active:
+            self.set_system_wide(True)
+
     def key_dialog(self) -> None:
-        dialog = KeyDialog(self.ptt.key_name, self.window)
-        if dialog.exec() and dialog.key_name:
-            self.set_push_to_talk_key(dialog.key_name)
+        dialog = KeyDialog(
+            self.ptt.key_name,
+            self.hotkey.active,
+            unavailable_reason(),
+            self.window,
+        )
+        if dialog.exec():
+            self.apply_key_choice(dialog.key_name, dialog.system_wide)
 
     def _remember_mode(self) -> None:
         self.settings.setValue("ui/mode", self.mode)
@@ -333,5 +403,6 @@ class Controller(QObject):
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
+        self.hotkey.stop()
         self.recorder.close()
         await self.engine.close()

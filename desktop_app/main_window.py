@@ -89,8 +89,14 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.retry_button)
 
-    def set_key_hint(self, key_name: str) -> None:
-        self.hint.setText(f"or hold <b>{key_name}</b>")
+    def set_key_hint(self, key_name: str, system_wide: bool = False) -> None:
+        where = " anywhere" if system_wide else ""
+        self.hint.setText(f"or hold <b>{key_name}</b>{where}")
+        self.hint.setToolTip(
+            "Works whatever window has focus"
+            if system_wide
+            else "While this window has focus"
+        )
 
     def set_status(
         self, text: str, busy: bool = False, fraction: float | None = None

@@ -3,7 +3,8 @@
 An application-wide event filter sees the key wherever focus is. Held keys auto-repeat as
 press/release pairs flagged ``isAutoRepeat()``; those are swallowed, so a long hold is one
 recording. Losing the window while the key is down counts as a release, so a recording never
-gets stuck on.
+gets stuck on; a hold of the system-wide key (``global_hotkey``) is not the window's, so it
+survives focus changes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class PushToTalk(QObject):
     def __init__(self, key: str = DEFAULT_KEY, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.held = False
+        self.system_wide_hold = False
         self.key = Qt.Key.Key_Space
         self.set_key(key)
 
@@ -41,7 +43,12 @@ class PushToTalk(QObject):
 
     def press(self) -> None:
         if not self.held:
-            self.held = True
+            self.held, self.system_wide_hold = True, False
+            self.pressed.emit()
+
+    def press_system_wide(self) -> None:
+        if not self.held:
+            self.held, self.system_wide_hold = True, True
             self.pressed.emit()
 
     def release(self) -> None:
@@ -58,6 +65,6 @@ class PushToTalk(QObject):
             if not event.isAutoRepeat():
                 self.press() if kind == QEvent.Type.KeyPress else self.release()
             return True  # the key is ours: it must not also click a focused button
-        if kind == QEvent.Type.ApplicationDeactivate:
+        if kind == QEvent.Type.ApplicationDeactivate and not self.system_wide_hold:
             self.release()
         return False

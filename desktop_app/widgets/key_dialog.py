@@ -1,8 +1,9 @@
-"""Pick the push-to-talk key: press it once."""
+"""Pick the push-to-talk key (press it once) and whether it works system-wide."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QKeySequenceEdit,
@@ -13,7 +14,13 @@ from PySide6.QtWidgets import (
 
 
 class KeyDialog(QDialog):
-    def __init__(self, current: str, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        current: str,
+        system_wide: bool = False,
+        unavailable: str | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Push-to-talk key")
         layout = QVBoxLayout(self)
@@ -24,6 +31,17 @@ class KeyDialog(QDialog):
         self.editor.setMaximumSequenceLength(1)
         self.editor.setKeySequence(current)
         layout.addWidget(self.editor)
+        self.system_wide_box = QCheckBox(
+            "Also when another window has focus (system-wide)"
+        )
+        self.system_wide_box.setChecked(system_wide)
+        self.system_wide_box.setToolTip(
+            unavailable
+            or "The key is taken from every other application while this is on: "
+            "use one that doesn't type, such as F9, Pause or Scroll Lock."
+        )
+        self.system_wide_box.setEnabled(unavailable is None or system_wide)
+        layout.addWidget(self.system_wide_box)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -34,3 +52,7 @@ class KeyDialog(QDialog):
     @property
     def key_name(self) -> str:
         return self.editor.keySequence().toString()
+
+    @property
+    def system_wide(self) -> bool:
+        return self.system_wide_box.isChecked()

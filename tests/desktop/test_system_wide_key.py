@@ -1,0 +1,268 @@
+"""The optional system-wide push-to-talk key, against a real X server (Xvfb) and real key
+events injected through XTest (xdotool), which X treats as a keyboard's own: passive grabs
+fire and held keys auto-repeat."""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QEvent
+from PySide6.QtWidgets import QApplication
+from Xlib import XK, X, display
+
+from core.tiny_model import TINY_SENTENCE
+from desktop_app.global_hotkey import (
+    GlobalHotkey,
+    HotkeyUnavailable,
+    keysym_for,
+    unavailable_reason,
+)
+from desktop_app.widgets.chat_view import AnswerBubble, NoteLabel, UserBubble
+from desktop_app.widgets.key_dialog import KeyDialog
+from tests.conftest import speech_like, thread_names
+
+
+@dataclass
+class XServer:
+    name: str
+    process: subprocess.Popen
+
+    def xdotool(self, *args: str) -> None:
+        env = {**os.environ, "DISPLAY": self.name}
+        subprocess.run(["xdotool", *args], env=env, check=True, timeout=10)
+
+
+@pytest.fixture
+def x_server(monkeypatch):
+    """A private Xvfb; DISPLAY points at it, as on an X11 desktop."""
+    if not (shutil.which("Xvfb") and shutil.which("xdotool")):
+        pytest.fail(
+            "needs Xvfb and xdotool: apt-get install xvfb xdotool (.ci/run does)"
+        )
+    read_end, write_end = os.pipe()
+    process = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_end), "-nolisten", "tcp", "-noreset",
+         "-screen", "0",
+         "640x480x24"],
+        pass_fds=(write_end,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    os.close(write_end)
+    # Xvfb writes its display number, then a newline, once it accepts connections. Read to
+    # the newline: closing the pipe early kills it ("Cannot write display number").
+    written = b""
+    while not written.endswith(b"\n"):
+        ready, _, _ = select.select([read_end], [], [], 20)
+        piece = os.read(read_end, 16) if ready else b""
+        assert piece, "Xvfb did not start"
+        written += piece
+    os.close(read_end)
+    number = written.decode().strip()
+    server = XServer(f":{number}", process)
+    monkeypatch.setenv("DISPLAY", server.name)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setenv("XDG_SESSION_TYPE", "x11")
+    yield server
+    process.terminate()
+    process.wait(10)
+
+
+def grab_elsewhere(server: XServer, key: str) -> display.Display:
+    """Another application taking ``key`` system-wide; returns its connection."""
+    other = display.Display(server.name)
+    keycode = other.keysym_to_keycode(XK.string_to_keysym(key))
+    other.screen().root.grab_key(keycode, 0, True, X.GrabModeAsync, X.GrabModeAsync)
+    other.sync()
+    return other
+
+
+def is_free(server: XServer, key: str) -> bool:
+    """Whether another application could take ``key`` now (nobody holds it)."""
+    from Xlib import error
+
+    other = display.Display(server.name)
+    try:
+        keycode = other.keysym_to_keycode(XK.string_to_keysym(key))
+        taken = error.CatchError(error.BadAccess)
+        other.screen().root.grab_key(
+            keycode, 0, True, X.GrabModeAsync, X.GrabModeAsync, onerror=taken
+        )
+        other.sync()
+        return taken.get_error() is None
+    finally:
+        other.close()
+
+
+def bubbles(controller, kind):
+    return [w for w in controller.window.chat.items() if isinstance(w, kind)]
+
+
+def notes(controller) -> list[str]:
+    return [note.text() for note in bubbles(controller, NoteLabel)]
+
+
+def test_off_by_default_and_the_window_key_still_works(make_app, x_server):
+    controller = make_app()
+    assert not controller.hotkey.active
+    assert "ptt-hotkey" not in thread_names()
+    assert "anywhere" not in controller.window.hint.text()
+    assert is_free(x_server, "F9")
+
+
+def test_held_system_wide_key_is_one_recording_and_one_answer(
+    make_app, qtbot, sound, settings, x_server
+):
+    settings.setValue("ui/push_to_talk_key", "F9")
+    settings.setValue("ui/system_wide_key", True)
+    controller = make_app()  # the saved choice is applied at start-up
+    assert controller.hotkey.active, notes(controller)
+    assert "F9" in controller.window.hint.text()
+    assert "anywhere" in controller.window.hint.text()
+    presses = []
+    controller.ptt.pressed.connect(lambda: presses.append(1))
+
+    x_server.xdotool("keydown", "F9")
+    qtbot.waitUntil(lambda: controller.recorder.is_recording, timeout=5000)
+    clip = speech_like(seconds=1.2)
+    for piece in np.array_split(clip, 6):  # ~1.2 s held: X auto-repeats after 660 ms
+        sound.stream.feed(piece)
+        qtbot.wait(200)
+    # Focus moving to another window must not end a system-wide hold.
+    QApplication.sendEvent(
+        QApplication.instance(), QEvent(QEvent.Type.ApplicationDeactivate)
+    )
+    assert controller.recorder.is_recording
+    with qtbot.waitSignal(controller.turn_finished, timeout=30000):
+        x_server.xdotool("keyup", "F9")
+
+    assert controller.hotkey.repeats_swallowed > 0  # X did auto-repeat the held key
+    assert presses == [1]  # ... and the hold stayed one recording
+    (user,) = bubbles(controller, UserBubble)
+    assert user.clip_label.text() == "Your clip · 1.2 s"
+    (answer,) = bubbles(controller, AnswerBubble)
+    assert answer.text == TINY_SENTENCE
+
+
+def test_turning_it_off_gives_the_key_back_and_leaves_no_thread(
+    make_app, qtbot, settings, x_server
+):
+    controller = make_app()
+    controller.apply_key_choice("F9", True)
+    assert controller.hotkey.active and "ptt-hotkey" in thread_names()
+    assert not is_free(x_server, "F9")
+    assert settings.value("ui/system_wide_key", type=bool)
+
+    controller.apply_key_choice("F10", True)  # the grab follows the key
+    assert is_free(x_server, "F9") and not is_free(x_server, "F10")
+    x_server.xdotool("keydown", "F10")
+    qtbot.waitUntil(lambda: controller.recorder.is_recording, timeout=5000)
+    x_server.xdotool("keyup", "F10")
+    qtbot.waitUntil(lambda: not controller.recorder.is_recording, timeout=5000)
+
+    controller.apply_key_choice("F10", False)
+    assert not controller.hotkey.active and "ptt-hotkey" not in thread_names()
+    assert is_free(x_server, "F10")
+    assert not settings.value("ui/system_wide_key", type=bool)
+    assert "anywhere" not in controller.window.hint.text()
+
+
+def test_a_key_another_application_holds_is_a_clear_note(make_app, settings, x_server):
+    other = grab_elsewhere(x_server, "F9")
+    try:
+        controller = make_app()
+        controller.apply_key_choice("F9", True)
+    finally:
+        other.close()
+    assert not controller.hotkey.active
+    assert "already taken system-wide by another application" in notes(controller)[-1]
+    assert controller.ptt.key_name == "F9"  # the key itself still works in the window
+    assert not settings.value("ui/system_wide_key", type=bool)
+
+
+def test_changing_to_a_taken_key_keeps_the_old_one(make_app, x_server):
+    controller = make_app()
+    controller.apply_key_choice("F9", True)
+    other = grab_elsewhere(x_server, "F10")
+    try:
+        assert not controller.set_push_to_talk_key("F10")
+    finally:
+        other.close()
+    assert "The key stays F9" in notes(controller)[-1]
+    assert controller.ptt.key_name == "F9" and controller.hotkey.key_name == "F9"
+    assert controller.hotkey.active and not is_free(x_server, "F9")
+
+
+def test_keys_that_type_are_refused_with_what_is_accepted(make_app, x_server):
+    controller = make_app()  # the default key is Space
+    assert not controller.set_system_wide(True)
+    assert "types text" in notes(controller)[-1] and "F9" in notes(controller)[-1]
+    assert not controller.hotkey.active
+    with pytest.raises(HotkeyUnavailable, match="types text"):
+        keysym_for("A")
+    with pytest.raises(HotkeyUnavailable, match="can't be used system-wide"):
+        keysym_for("Launch Mail")
+    assert keysym_for("ScrollLock") == XK.string_to_keysym("Scroll_Lock")
+    assert keysym_for("Media Play") == XK.string_to_keysym("XF86_AudioPlay")
+
+
+def test_the_x_server_going_away_turns_it_off_with_a_note(make_app, qtbot, x_server):
+    controller = make_app()
+    controller.apply_key_choice("F9", True)
+    x_server.xdotool("keydown", "F9")
+    qtbot.waitUntil(lambda: controller.recorder.is_recording, timeout=5000)
+    x_server.process.kill()
+    qtbot.waitUntil(lambda: not controller.hotkey.active, timeout=10000)
+    assert "the X display closed" in notes(controller)[-1]
+    assert not controller.ptt.held  # the hold ended with the grab
+    qtbot.waitUntil(lambda: "ptt-hotkey" not in thread_names(), timeout=5000)
+
+
+@pytest.mark.parametrize(
+    ("env", "platform", "expected"),
+    [
+        ({"DISPLAY": ":0"}, "linux", None),
+        ({}, "linux", "no X11 display"),
+        ({"DISPLAY": ":0", "WAYLAND_DISPLAY": "wayland-0"}, "linux", "Wayland"),
+        ({"DISPLAY": ":0", "XDG_SESSION_TYPE": "wayland"}, "linux", "Wayland"),
+        ({}, "darwin", "X11 desktops only, not on darwin"),
+        ({}, "win32", "X11 desktops only, not on win32"),
+    ],
+)
+def test_where_it_is_unavailable_the_reason_is_said(env, platform, expected):
+    reason = unavailable_reason(env, platform)
+    assert reason is None if expected is None else expected in reason
+
+
+def test_without_x11_the_app_says_why_and_the_dialog_offers_nothing(
+    make_app, monkeypatch, qtbot
+):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    controller = make_app()
+    assert controller.set_push_to_talk_key("F9")
+    assert not controller.set_system_wide(True)
+    assert "no X11 display" in notes(controller)[-1]
+    dialog = KeyDialog("F9", False, unavailable_reason())
+    qtbot.addWidget(dialog)
+    assert not dialog.system_wide_box.isEnabled()
+    assert "no X11 display" in dialog.system_wide_box.toolTip()
+
+
+def test_a_hotkey_can_be_started_and_stopped_on_its_own(qtbot, x_server):
+    hotkey = GlobalHotkey(x_server.name)
+    hotkey.start("Pause")
+    try:
+        with qtbot.waitSignal(hotkey.pressed, timeout=5000):
+            x_server.xdotool("keydown", "Pause")
+        with qtbot.waitSignal(hotkey.released, timeout=5000):
+            x_server.xdotool("keyup", "Pause")
+    finally:
+        hotkey.stop()
+    assert not hotkey.active and is_free(x_server, "Pause")
