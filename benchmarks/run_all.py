@@ -88,7 +88,7 @@ def main() -> None:
         "barge_in_stop_ms": round(engine["barge_in_stop_ms"], 1),
         "decode_step_ms": round(engine["decode_step_ms"], 1),
         "soak_rss_growth_mb": soak["rss_growth_mb"],
-        "soak_python_heap_growth_mb": soak["python_heap_growth_mb"],
+        "soak_python_objects_growth": soak["python_objects_growth"],
         "soak_turns": soak["turns"],
         "spoken_accuracy": round(evaluation["accuracy"], 3),
         "spoken_wer": round(evaluation["wer"], 3),
@@ -136,8 +136,8 @@ def main() -> None:
             f"{report['barge_in_stop_ms']} / {report['decode_step_ms']}",
         ),
         (
-            f"soak: growth over {report['soak_turns']} turns, Python heap / RSS (MB; target <= 20)",
-            f"{report['soak_python_heap_growth_mb']} / {report['soak_rss_growth_mb']}",
+            f"soak: growth over {report['soak_turns']} turns, RSS (MB; target <= 20) / objects",
+            f"{report['soak_rss_growth_mb']} / {report['soak_python_objects_growth']}",
         ),
         (
             "spoken questions: accuracy / transcript WER",

@@ -2,8 +2,8 @@
 
     .venv/bin/python -m benchmarks.soak MODEL_DIR [--turns 500] [--warmup 200] [--json OUT]
 
-Every answer must be exact; afterwards threads and the temp directory must be as they were and
-resident memory must not have grown by more than a few MB. Measured in a process of its own,
+Every answer must be exact; afterwards threads, the temp directory and the number of live
+Python objects must be as they were, and resident memory must not have grown by 20 MB. Measured in a process of its own,
 so nothing else's allocations blur the figure. Prints one JSON object.
 """
 
@@ -19,7 +19,6 @@ import statistics
 import tempfile
 import threading
 import time
-import tracemalloc
 from pathlib import Path
 
 import psutil
@@ -37,6 +36,14 @@ def rss_mb() -> float:
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     return psutil.Process().memory_info().rss / 2**20
+
+
+async def settled_rss_mb() -> float:
+    """RSS once the engine's threads have let go of the last turn: read at once, a reading
+    sometimes catches a turn's last buffers (tens of MB) still alive in the generation
+    thread."""
+    await asyncio.sleep(0.1)
+    return rss_mb()
 
 
 async def soak(model: str, turns: int, warmup: int) -> dict:
@@ -60,37 +67,27 @@ async def soak(model: str, turns: int, warmup: int) -> dict:
         wrong += result.get("text") != TINY_SENTENCE
 
     # Warm-up to steady state: caches fill and the conversation memory reaches its size.
-    # RSS moves in steps of ~8-16 MB as large blocks are mapped and unmapped, so the figure
-    # compares the median of the last 20 readings of the warm-up with that of the soak.
+    # Trimmed RSS still moves between a few levels ~10 MB apart as large blocks are mapped
+    # and unmapped, so the figure compares the median of the last 20 readings of the
+    # warm-up with that of the soak.
     window = 20
     before: list[float] = []
     for i in range(warmup):
         await turn(i)
         if i >= warmup - window:
-            before.append(rss_mb())
+            before.append(await settled_rss_mb())
     threads = sorted(t.name for t in threading.enumerate())
     temp_before = set(temp_root.iterdir())
-    # Python objects only (tracemalloc): it sees only what is allocated after it starts, so
-    # its baseline is read from turn 100 on.
-    # Both compare medians of 20 readings, so one turn's buffers caught alive don't count.
-    tracemalloc.start()
-    heap_before: list[float] = []
-    heap_after: list[float] = []
+    # Python objects tracked by the collector: exact, so any per-turn accumulation shows.
+    objects_before = len(gc.get_objects())
     after: list[float] = []
     started = time.perf_counter()
     for i in range(turns):
         await turn(i)
-        if 100 <= i < 100 + window:
-            gc.collect()
-            heap_before.append(tracemalloc.get_traced_memory()[0] / 2**20)
         if i >= turns - window:
-            after.append(rss_mb())
-            heap_after.append(tracemalloc.get_traced_memory()[0] / 2**20)
+            after.append(await settled_rss_mb())
     elapsed = time.perf_counter() - started
-    heap_growth = statistics.median(heap_after) - statistics.median(
-        heap_before or heap_after
-    )
-    tracemalloc.stop()
+    objects_after = len(gc.get_objects())
     start_rss, end_rss = statistics.median(before), statistics.median(after)
     result = {
         "turns": turns,
@@ -98,7 +95,8 @@ async def soak(model: str, turns: int, warmup: int) -> dict:
         "wrong_answers": wrong,
         "rss_start_mb": round(start_rss, 1),
         "rss_growth_mb": round(end_rss - start_rss, 2),
-        "python_heap_growth_mb": round(heap_growth, 3),
+        "rss_range_mb": [round(min(before + after), 1), round(max(before + after), 1)],
+        "python_objects_growth": objects_after - objects_before,
         "threads_same": sorted(t.name for t in threading.enumerate()) == threads,
         "temp_leftovers": sorted(
             str(p) for p in set(temp_root.iterdir()) - temp_before
