@@ -263,10 +263,15 @@ def force_sentence(model, sentence_ids: list[int], eos_id: int) -> None:
 
 
 def build(
-    out_dir: str | Path, arch: str, size: str = "tiny", deterministic: bool = True
+    out_dir: str | Path,
+    arch: str,
+    size: str = "tiny",
+    deterministic: bool = True,
+    sentence: str = TINY_SENTENCE,
 ) -> Path:
     """Write a model folder for ``arch`` ("voxtral" or "qwen2-audio") and return its path.
 
+    The tiny model answers every prompt with ``sentence`` (its tokens must be distinct).
     ``deterministic=False`` keeps the random weights (tiny size only): the answer is then
     arbitrary text, which tests use to check that streaming loses nothing.
     """
@@ -297,7 +302,7 @@ def build(
             eos_id = tokenizer.convert_tokens_to_ids("<|im_end|>")
         model = _model(arch, vocab_size, audio_token_id, text)
         if size == "tiny" and deterministic:
-            ids = tokenizer.encode(TINY_SENTENCE, add_special_tokens=False)
+            ids = tokenizer.encode(sentence, add_special_tokens=False)
             force_sentence(model, list(ids), eos_id)
         model.generation_config.eos_token_id = eos_id
         model.generation_config.pad_token_id = eos_id

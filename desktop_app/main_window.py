@@ -80,6 +80,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.status = QLabel()
+        self.status.setTextFormat(Qt.TextFormat.PlainText)  # it quotes load errors
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(200)
         self.progress.setTextVisible(False)

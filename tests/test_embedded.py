@@ -16,6 +16,7 @@ import pytest
 from benchmarks.spoken import Question, speak, word_error_rate
 from core import StreamingEngine, load_config
 from tests.conftest import collect, thread_names
+from tests.netguard import MARK
 
 QUESTIONS = [
     Question("What is the capital of France?", ("paris",)),
@@ -123,16 +124,23 @@ def test_first_use_reported_its_progress(embedded):
     assert progress[-1] == "Warming up"
 
 
-def test_ptt_ask_answers_the_sample_clip_offline(embedded):
+def test_ptt_ask_answers_the_sample_clip_with_no_network(embedded):
+    """The default needs no network, even with HF_HUB_OFFLINE unset: every lookup or connect
+    is refused and reported (tests.netguard)."""
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
     result = subprocess.run(
-        [sys.executable, "-m", "core.cli", str(SAMPLE_CLIP), "--json"],
+        [
+            sys.executable,
+            *("-m", "tests.netguard", "core.cli", str(SAMPLE_CLIP), "--json"),
+        ],
         check=False,
         capture_output=True,
         text=True,
         timeout=300,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        env=env,
     )
     assert result.returncode == 0, result.stderr
+    assert MARK not in result.stderr
     items = [json.loads(line) for line in result.stdout.splitlines()]
     assert items[-1]["is_final"] and items[-1]["success"]
     assert "france" in items[-1]["heard"].lower()

@@ -15,6 +15,15 @@ from PySide6.QtWidgets import (
 )
 
 
+def untrusted_label(text: str = "") -> QLabel:
+    """A label for what the model said or heard. Always plain text: QLabel's default guesses,
+    and would render an answer such as ``<img src=...>`` as HTML, loading what it names."""
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(True)
+    return label
+
+
 class UserBubble(QFrame):
     play_requested = Signal()
 
@@ -31,8 +40,7 @@ class UserBubble(QFrame):
         row.addStretch()
         row.addWidget(self.play_button)
         layout.addLayout(row)
-        self.heard_label = QLabel()
-        self.heard_label.setWordWrap(True)
+        self.heard_label = untrusted_label()
         self.heard_label.setTextInteractionFlags(
             Qt.TextInteractionFlag.TextSelectableByMouse
         )
@@ -49,8 +57,7 @@ class AnswerBubble(QFrame):
         super().__init__(parent)
         self.setObjectName("answerBubble")
         layout = QVBoxLayout(self)
-        self.text_label = QLabel("…")  # until the first chunk
-        self.text_label.setWordWrap(True)
+        self.text_label = untrusted_label("…")  # "…" until the first chunk
         self.text_label.setTextInteractionFlags(
             Qt.TextInteractionFlag.TextSelectableByMouse
         )
@@ -101,6 +108,7 @@ class AnswerBubble(QFrame):
 class NoteLabel(QLabel):
     def __init__(self, text: str, parent: QWidget | None = None) -> None:
         super().__init__(text, parent)
+        self.setTextFormat(Qt.TextFormat.PlainText)  # notes quote errors, paths, names
         self.setObjectName("note")
         self.setWordWrap(True)
         self.setAlignment(Qt.AlignmentFlag.AlignHCenter)

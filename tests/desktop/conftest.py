@@ -54,8 +54,15 @@ def make_app(qtbot, tiny_models, settings, sound):
 
     built = []
 
-    def make(arch="qwen2-audio", start=True, wait_ready=True, backend=None, **sections):
-        config = make_config(tiny_models[arch], **sections)
+    def make(
+        arch="qwen2-audio",
+        start=True,
+        wait_ready=True,
+        backend=None,
+        model_dir=None,
+        **sections,
+    ):
+        config = make_config(model_dir or tiny_models[arch], **sections)
         controller = build(config, settings, backend or sound)
         controller.window.show()
         built.append(controller)
