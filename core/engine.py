@@ -30,7 +30,7 @@ import numpy as np
 from core import audio
 from core.chunking import WordChunker
 from core.config import MODES, Config
-from core.errors import USER_MESSAGES, EngineError, ErrorCode
+from core.errors import USER_MESSAGES, EngineError, ErrorCode, is_out_of_memory
 from core.generation import (
     GenerationRun,
     LoopStreamer,
@@ -235,10 +235,13 @@ class StreamingEngine:
             log.error("chunk_id=%s error timeout: %s", chunk_id, exc)
             yield turn.error(ErrorCode.TIMEOUT, str(exc))
         except Exception as exc:  # the stream ends in an error item, never a raise
-            log.exception("chunk_id=%s error generation_failed", chunk_id)
-            yield turn.error(
-                ErrorCode.GENERATION_FAILED, f"{type(exc).__name__}: {exc}"
+            code = (
+                ErrorCode.OUT_OF_MEMORY
+                if is_out_of_memory(exc)
+                else ErrorCode.GENERATION_FAILED
             )
+            log.exception("chunk_id=%s error %s", chunk_id, code)
+            yield turn.error(code, f"{type(exc).__name__}: {exc}")
         finally:
             if run is not None:
                 await run.stop()

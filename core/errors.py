@@ -12,6 +12,7 @@ class ErrorCode(StrEnum):
     INVALID_MODE = "invalid_mode"
     AUDIO_DROPPED = "audio_dropped"
     GENERATION_FAILED = "generation_failed"
+    OUT_OF_MEMORY = "out_of_memory"
     TIMEOUT = "timeout"
 
 
@@ -23,6 +24,8 @@ USER_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.INVALID_MODE: "That mode isn't supported.",
     ErrorCode.AUDIO_DROPPED: "The model's processor ignored the recording, so there is nothing to answer.",
     ErrorCode.GENERATION_FAILED: "Something went wrong while answering. Please try again.",
+    ErrorCode.OUT_OF_MEMORY: "The model ran out of memory while answering. Try a shorter "
+    "clip, fewer remembered turns (memory.turns) or a smaller model.",
     ErrorCode.TIMEOUT: "The model took too long to answer. Please try again.",
 }
 
@@ -38,3 +41,12 @@ class EngineError(Exception):
 
 class ConfigError(ValueError):
     """A config file that cannot be used; the message names each bad key and what is allowed."""
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """torch's OutOfMemoryError (CUDA, XPU), MPS's RuntimeError, or Python's MemoryError."""
+    return (
+        isinstance(exc, MemoryError)
+        or type(exc).__name__ == "OutOfMemoryError"
+        or "out of memory" in str(exc).lower()
+    )

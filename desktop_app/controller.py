@@ -268,8 +268,11 @@ class Controller(QObject):
             turn.heard = item["heard"]
             user.set_heard(item["heard"])
         if not item["success"]:
-            turn.note = item["message"]
-            answer.show_note(item["message"])
+            note = item["message"]
+            if item["error"] == "generation_failed":  # the message alone says nothing
+                note = f"{note} ({item['detail']})"
+            turn.note = note
+            answer.show_note(note)
             return
         if item["text"]:
             answer.append(item["text"])

@@ -349,7 +349,21 @@ async def test_processor_that_drops_the_audio_is_an_error(tiny_models):
     await engine.close()
 
 
-async def test_generate_raising_reaches_the_consumer_at_once(tiny_models):
+@pytest.mark.parametrize(
+    ("error", "code", "detail"),
+    [
+        (
+            torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+            "out_of_memory",
+            "OutOfMemoryError: CUDA out of memory",
+        ),
+        (MemoryError(), "out_of_memory", "MemoryError"),
+        (RuntimeError("expected scalar type Half"), "generation_failed", "Half"),
+    ],
+)
+async def test_generate_raising_reaches_the_consumer_at_once(
+    tiny_models, error, code, detail
+):
     engine = await make_engine(
         tiny_models["voxtral"],
         chunked_response={"chunk_size_words": 1, "streamer_timeout_s": 30},
@@ -357,9 +371,7 @@ async def test_generate_raising_reaches_the_consumer_at_once(tiny_models):
 
     def fail(step):
         if step == 5:
-            raise torch.OutOfMemoryError(
-                "CUDA out of memory. Tried to allocate 2.00 GiB"
-            )
+            raise error
 
     before = thread_names()
     with step_hook(engine, fail):
@@ -369,8 +381,8 @@ async def test_generate_raising_reaches_the_consumer_at_once(tiny_models):
         )
         elapsed = time.perf_counter() - started
     assert elapsed < 5  # not the 30 s streamer timeout
-    assert items[-1]["error"] == "generation_failed" and items[-1]["is_final"]
-    assert "out of memory" in items[-1]["detail"]
+    assert items[-1]["error"] == code and items[-1]["is_final"]
+    assert detail in items[-1]["detail"]
     assert all(i["success"] for i in items[:-1]) and len(items) >= 2
     assert [i["chunk_index"] for i in items] == list(range(len(items)))
     assert thread_names() == before
