@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -35,13 +36,18 @@ class KeyDialog(QDialog):
             "Also when another window has focus (system-wide)"
         )
         self.system_wide_box.setChecked(system_wide)
-        self.system_wide_box.setToolTip(
-            unavailable
-            or "The key is taken from every other application while this is on: "
-            "use one that doesn't type, such as F9, Pause or Scroll Lock."
-        )
         self.system_wide_box.setEnabled(unavailable is None or system_wide)
         layout.addWidget(self.system_wide_box)
+        self.system_wide_hint = QLabel(
+            f"Not available here: {unavailable}."
+            if unavailable
+            else "The key is then taken from every other application: use one that "
+            "doesn't type, such as F9, Pause or Scroll Lock."
+        )
+        self.system_wide_hint.setTextFormat(Qt.TextFormat.PlainText)
+        self.system_wide_hint.setWordWrap(True)
+        self.system_wide_hint.setStyleSheet("color: palette(placeholder-text);")
+        layout.addWidget(self.system_wide_hint)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )

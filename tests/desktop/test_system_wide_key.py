@@ -252,7 +252,7 @@ def test_without_x11_the_app_says_why_and_the_dialog_offers_nothing(
     dialog = KeyDialog("F9", False, unavailable_reason())
     qtbot.addWidget(dialog)
     assert not dialog.system_wide_box.isEnabled()
-    assert "no X11 display" in dialog.system_wide_box.toolTip()
+    assert "no X11 display" in dialog.system_wide_hint.text()
 
 
 def test_a_hotkey_can_be_started_and_stopped_on_its_own(qtbot, x_server):
