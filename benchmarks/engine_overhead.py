@@ -11,7 +11,8 @@ Prints a Markdown table and writes benchmarks/results/engine_overhead.json.
 - engine: ``process_realtime_chunk_streaming`` end to end, timed from generate() start to the
   final item reaching the consumer.
 - call -> generate(): from the engine call to ``generate()`` starting, by clip length and
-  hand-off (memory / temp file), model forward excluded; median of 9 turns 0.2 s apart.
+  hand-off (memory / temp file, alternating), model forward excluded; median of 9 turns
+  0.2 s apart.
 """
 
 from __future__ import annotations
@@ -185,21 +186,26 @@ async def barge_in(path: Path, runs: int) -> dict:
 
 
 async def call_to_generate(path: Path, runs: int) -> dict:
+    """One engine whose hand-off alternates turn by turn, so the two are measured side by side
+    on the same model and heap. (Measured one after the other, whichever went first was
+    ~1.5 ms slower; with two engines in one process, the memory hand-off's large buffers
+    became slow and erratic, which the app, with one engine, never sees.)"""
+    engine = await make_engine(path, tokens=1)
     results: dict = {}
-    for handoff in ("memory", "file"):
-        engine = await make_engine(path, tokens=1, handoff=handoff)
-        for seconds in (1, 5, 10, 30):
-            clip = speech_like(seconds)
-            await engine_stream(engine, clip)  # warm-up
-            times = []
-            for _ in range(runs):
+    for seconds in (1, 5, 10, 30):
+        clip = speech_like(seconds)
+        times: dict[str, list[float]] = {"memory": [], "file": []}
+        for _ in range(runs + 1):  # the first round warms up
+            for handoff, measured in times.items():
+                engine.pipeline.handoff = handoff
                 # Turns come seconds apart in use; a short pause lets the previous turn's
                 # torch worker threads go idle, as they would between real turns.
                 await asyncio.sleep(0.2)
                 final = await engine_stream(engine, clip)
-                times.append(final["timings"]["call_to_generate_ms"])
-            results[f"{handoff}_{seconds}s"] = statistics.median(times)
-        await engine.close()
+                measured.append(final["timings"]["call_to_generate_ms"])
+        for handoff, measured in times.items():
+            results[f"{handoff}_{seconds}s"] = statistics.median(measured[1:])
+    await engine.close()
     return results
 
 
