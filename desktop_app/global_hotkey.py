@@ -183,6 +183,7 @@ class GlobalHotkey(QObject):
 
     def _run(self) -> None:
         held = False
+        lost = ""
         release_time: int | None = None  # a release that may be half of an auto-repeat
         connection = self._display.fileno()
         try:
@@ -214,17 +215,18 @@ class GlobalHotkey(QObject):
                         release_time = None
         except Exception as exc:  # noqa: BLE001 - the X server went away, or a remap failed
             log.warning("system-wide key lost: %s", exc)
-            if held:
-                self.released.emit()
-            reason = (
+            lost = (
                 "the X display closed"
                 if isinstance(exc, error.ConnectionClosedError)
                 else str(exc)
             )
-            self.failed.emit(f"The system-wide push-to-talk key is off: {reason}.")
         finally:
+            if held:  # turned off or lost mid-hold: the recording must not stay on
+                self.released.emit()
             with contextlib.suppress(Exception):  # a closed connection holds no grab
                 self._ungrab()
+        if lost:
+            self.failed.emit(f"The system-wide push-to-talk key is off: {lost}.")
 
     def _remap(self, event) -> None:
         """The keyboard mapping changed (xmodmap, a new layout): follow the key."""

@@ -166,7 +166,11 @@ def test_turning_it_off_gives_the_key_back_and_leaves_no_thread(
     x_server.xdotool("keyup", "F10")
     qtbot.waitUntil(lambda: not controller.recorder.is_recording, timeout=5000)
 
+    x_server.xdotool("keydown", "F10")  # turned off mid-hold: the recording ends too
+    qtbot.waitUntil(lambda: controller.recorder.is_recording, timeout=5000)
     controller.apply_key_choice("F10", False)
+    qtbot.waitUntil(lambda: not controller.recorder.is_recording, timeout=5000)
+    x_server.xdotool("keyup", "F10")
     assert not controller.hotkey.active and "ptt-hotkey" not in thread_names()
     assert is_free(x_server, "F10")
     assert not settings.value("ui/system_wide_key", type=bool)
