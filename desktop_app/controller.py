@@ -124,7 +124,8 @@ class Controller(QObject):
         device = next((i for i, name in self._devices if name == wanted), None)
         self.recorder.open(device)
         if self.settings.value("ui/system_wide_key", False, type=bool):
-            self.set_system_wide(True)
+            # Unavailable this time (a Wayland session, say): say so, but keep the choice.
+            self.set_system_wide(True, remember_failure=False)
         self.start_loading()
 
     def start_loading(self) -> None:
@@ -319,7 +320,7 @@ class Controller(QObject):
         self._show_key()
         return True
 
-    def set_system_wide(self, enabled: bool) -> bool:
+    def set_system_wide(self, enabled: bool, *, remember_failure: bool = True) -> bool:
         """Make the push-to-talk key work whatever window has focus (X11), or stop."""
         if not enabled:
             self.hotkey.stop()
@@ -330,7 +331,8 @@ class Controller(QObject):
             self.hotkey.start(self.ptt.key_name)
         except HotkeyUnavailable as exc:
             self.window.chat.add_note(f"The key can't work system-wide: {exc}.")
-            self.settings.setValue("ui/system_wide_key", False)
+            if remember_failure:
+                self.settings.setValue("ui/system_wide_key", False)
             self._show_key()
             return False
         self.settings.setValue("ui/system_wide_key", True)

@@ -245,14 +245,23 @@ def test_where_it_is_unavailable_the_reason_is_said(env, platform, expected):
 
 
 def test_without_x11_the_app_says_why_and_the_dialog_offers_nothing(
-    make_app, monkeypatch, qtbot
+    make_app, monkeypatch, qtbot, settings
 ):
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    settings.setValue("ui/push_to_talk_key", "F9")
+    settings.setValue("ui/system_wide_key", True)  # chosen in an X11 session
     controller = make_app()
-    assert controller.set_push_to_talk_key("F9")
-    assert not controller.set_system_wide(True)
+    assert not controller.hotkey.active
     assert "no X11 display" in notes(controller)[-1]
+    assert settings.value(
+        "ui/system_wide_key", type=bool
+    )  # kept for the next X11 start
+    assert not controller.set_system_wide(
+        True
+    )  # asked for now: it says why, and is off
+    assert "no X11 display" in notes(controller)[-1]
+    assert not settings.value("ui/system_wide_key", type=bool)
     dialog = KeyDialog("F9", False, unavailable_reason())
     qtbot.addWidget(dialog)
     assert not dialog.system_wide_box.isEnabled()
