@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import tempfile
 import threading
@@ -80,3 +81,34 @@ def thread_names() -> set[str]:
         for t in threading.enumerate()
         if not t.name.startswith(("ThreadPoolExecutor-", "asyncio_"))
     }
+
+
+@contextlib.contextmanager
+def step_hook(engine: StreamingEngine, fn):
+    """Run ``fn(step)`` at every decoding step (each call of the real LM head)."""
+    steps = {"n": 0}
+
+    def hook(module, args):
+        steps["n"] += 1
+        fn(steps["n"])
+
+    handle = engine.pipeline.model.get_output_embeddings().register_forward_pre_hook(
+        hook
+    )
+    try:
+        yield steps
+    finally:
+        handle.remove()
+
+
+HOSTILE_ANSWER = (
+    "<img src=x>"  # HTML an answer could carry; its tokens are distinct, as needed
+)
+
+
+@pytest.fixture(scope="session")
+def hostile_model(tmp_path_factory) -> Path:
+    """A tiny model whose every answer is HOSTILE_ANSWER."""
+    return build(
+        tmp_path_factory.mktemp("hostile"), "qwen2-audio", sentence=HOSTILE_ANSWER
+    )

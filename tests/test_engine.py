@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import stat
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from tests.conftest import (
     make_config,
     make_engine,
     speech_like,
+    step_hook,
     thread_names,
 )
 
@@ -41,24 +41,6 @@ SENTENCE_WORDS = TINY_SENTENCE.split()
 
 def chunked(words, n):
     return [" ".join(words[i : i + n]) for i in range(0, len(words), n)]
-
-
-@contextlib.contextmanager
-def step_hook(engine: StreamingEngine, fn):
-    """Run ``fn(step)`` at every decoding step (each call of the real LM head)."""
-    steps = {"n": 0}
-
-    def hook(module, args):
-        steps["n"] += 1
-        fn(steps["n"])
-
-    handle = engine.pipeline.model.get_output_embeddings().register_forward_pre_hook(
-        hook
-    )
-    try:
-        yield steps
-    finally:
-        handle.remove()
 
 
 # -- the happy path ------------------------------------------------------------------------------

@@ -19,15 +19,12 @@ import pytest
 import soundfile as sf
 
 from core.handoff import TEMP_PREFIX, temporary_wav
-from core.tiny_model import TINY_SENTENCE, build
-from tests.conftest import make_engine, speech_like
+from core.tiny_model import TINY_SENTENCE
+from tests.conftest import HOSTILE_ANSWER, make_engine, speech_like
 from tests.netguard import MARK
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT = [ROOT / "core", ROOT / "desktop_app"]
-HOSTILE = (
-    "<img src=x>"  # HTML an answer could carry; its tokens are distinct, as needed
-)
 
 
 def ptt_ask(*args, env: dict | None = None, cwd=None):
@@ -141,21 +138,16 @@ def test_model_folder_code_runs_only_when_the_config_asks(
 # -- what a clip or an answer can do ---------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def hostile_model(tmp_path_factory) -> Path:
-    return build(tmp_path_factory.mktemp("hostile"), "qwen2-audio", sentence=HOSTILE)
-
-
 def test_an_answer_is_printed_as_text_and_nothing_more(hostile_model, clip, tmp_path):
     work = tmp_path / "cwd"
     work.mkdir()
     result = ptt_ask(clip, "--model", hostile_model, cwd=work)
     assert result.returncode == 0, result.stderr
-    assert result.stdout == HOSTILE + "\n"
+    assert result.stdout == HOSTILE_ANSWER + "\n"
     assert list(work.iterdir()) == []  # nothing named by the answer was created
     result = ptt_ask(clip, "--model", hostile_model, "--json", cwd=work)
     items = [json.loads(line) for line in result.stdout.splitlines()]
-    assert "".join(i["text"] for i in items) == HOSTILE
+    assert "".join(i["text"] for i in items) == HOSTILE_ANSWER
 
 
 async def test_the_caller_chunk_id_never_becomes_a_path(tiny_models, private_tmp):

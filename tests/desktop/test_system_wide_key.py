@@ -26,6 +26,7 @@ from desktop_app.global_hotkey import (
 from desktop_app.widgets.chat_view import AnswerBubble, NoteLabel, UserBubble
 from desktop_app.widgets.key_dialog import KeyDialog
 from tests.conftest import speech_like, thread_names
+from tests.desktop.test_window import bubbles
 
 
 @dataclass
@@ -98,10 +99,6 @@ def is_free(server: XServer, key: str) -> bool:
         return taken.get_error() is None
     finally:
         other.close()
-
-
-def bubbles(controller, kind):
-    return [w for w in controller.window.chat.items() if isinstance(w, kind)]
 
 
 def notes(controller) -> list[str]:

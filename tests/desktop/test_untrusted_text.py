@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from PySide6.QtGui import QGuiApplication, Qt  # QtGui's Qt has mightBeRichText
 
-from core.tiny_model import build
 from desktop_app.widgets.chat_view import AnswerBubble
-from tests.conftest import speech_like
+from tests.conftest import HOSTILE_ANSWER, speech_like
 from tests.desktop.test_window import bubbles, hold_space
-
-HOSTILE = "<img src=x>"  # as rich text, QLabel would load an image from the path "x"
-
-
-@pytest.fixture(scope="module")
-def hostile_model(tmp_path_factory):
-    return build(tmp_path_factory.mktemp("hostile"), "qwen2-audio", sentence=HOSTILE)
 
 
 def test_an_html_answer_is_shown_copied_and_exported_verbatim(
@@ -27,17 +18,19 @@ def test_an_html_answer_is_shown_copied_and_exported_verbatim(
     with qtbot.waitSignal(controller.turn_finished, timeout=30000):
         hold_space(controller.window, sound, speech_like())
     (answer,) = bubbles(controller, AnswerBubble)
-    assert answer.text == HOSTILE
-    assert Qt.mightBeRichText(HOSTILE)  # left to guess, QLabel would render it as HTML
+    assert answer.text == HOSTILE_ANSWER
+    assert Qt.mightBeRichText(
+        HOSTILE_ANSWER
+    )  # left to guess, QLabel renders it as HTML
     assert answer.text_label.textFormat() == Qt.TextFormat.PlainText
-    assert answer.text_label.text() == HOSTILE
+    assert answer.text_label.text() == HOSTILE_ANSWER
     answer.copy_button.click()
-    assert QGuiApplication.clipboard().text() == HOSTILE
+    assert QGuiApplication.clipboard().text() == HOSTILE_ANSWER
     controller.export_to(tmp_path / "chat.md")
-    assert HOSTILE in (tmp_path / "chat.md").read_text()
+    assert HOSTILE_ANSWER in (tmp_path / "chat.md").read_text()
     controller.export_to(tmp_path / "chat.json")
     exported = json.loads((tmp_path / "chat.json").read_text())
-    assert exported["turns"][0]["answer"] == HOSTILE
+    assert exported["turns"][0]["answer"] == HOSTILE_ANSWER
     assert not (tmp_path / "x").exists()
 
 

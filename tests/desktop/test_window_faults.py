@@ -11,20 +11,8 @@ from PySide6.QtWidgets import QFileDialog
 
 from core.tiny_model import TINY_SENTENCE
 from desktop_app.widgets.chat_view import AnswerBubble, NoteLabel
-from tests.conftest import speech_like, thread_names
+from tests.conftest import speech_like, step_hook, thread_names
 from tests.desktop.test_window import bubbles, hold_space
-
-
-def lm_head_hook(controller, fn):
-    """Run ``fn(step)`` at every decoding step of the real model; returns the handle."""
-    steps = {"n": 0}
-
-    def hook(module, args):
-        steps["n"] += 1
-        fn(steps["n"])
-
-    head = controller.engine.pipeline.model.get_output_embeddings()
-    return head.register_forward_pre_hook(hook)
 
 
 def test_out_of_memory_mid_answer_is_a_note_and_the_next_turn_works(
@@ -36,12 +24,11 @@ def test_out_of_memory_mid_answer_is_a_note_and_the_next_turn_works(
         if step == 5:
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
 
-    handle = lm_head_hook(controller, fail)
-    try:
-        with qtbot.waitSignal(controller.turn_finished, timeout=30000) as finished:
-            hold_space(controller.window, sound, speech_like())
-    finally:
-        handle.remove()
+    with (
+        step_hook(controller.engine, fail),
+        qtbot.waitSignal(controller.turn_finished, timeout=30000) as finished,
+    ):
+        hold_space(controller.window, sound, speech_like())
     (answer,) = bubbles(controller, AnswerBubble)
     assert answer.note.startswith("The model ran out of memory")
     assert finished.args[0].note == answer.note
@@ -88,8 +75,7 @@ def test_no_output_device_for_play_is_a_note(make_app, qtbot, sound):
 def test_closing_mid_answer_stops_it_and_leaves_no_thread(make_app, qtbot, sound):
     before = thread_names()
     controller = make_app(chunked_response={"chunk_size_words": 1})
-    handle = lm_head_hook(controller, lambda step: time.sleep(0.05))
-    try:
+    with step_hook(controller.engine, lambda step: time.sleep(0.05)):
         hold_space(controller.window, sound, speech_like())
         qtbot.waitUntil(
             lambda: any(a.chunks for a in bubbles(controller, AnswerBubble)),
@@ -99,8 +85,6 @@ def test_closing_mid_answer_stops_it_and_leaves_no_thread(make_app, qtbot, sound
         task = asyncio.ensure_future(controller.shutdown())
         qtbot.waitUntil(task.done, timeout=10000)
         elapsed = time.perf_counter() - started
-    finally:
-        handle.remove()
     task.result()
     assert elapsed < 2  # not the rest of the answer
     assert bubbles(controller, AnswerBubble)[0].interrupted
