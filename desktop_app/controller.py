@@ -76,6 +76,7 @@ class Controller(QObject):
         self.settings = settings
         self.hotkey = hotkey or GlobalHotkey(parent=self)
         self.state = ModelState.LOADING
+        self.closing = False
         self.load_error: str | None = None
         self.turns: list[TurnRecord] = []
         self.pending: tuple[np.ndarray, int] | None = None
@@ -123,7 +124,7 @@ class Controller(QObject):
         wanted = self.settings.value("audio/device_name")
         device = next((i for i, name in self._devices if name == wanted), None)
         self.recorder.open(device)
-        if self.settings.value("ui/system_wide_key", False, type=bool):
+        if self.system_wide_wanted:
             # Unavailable this time (a Wayland session, say): say so, but keep the choice.
             self.set_system_wide(True, remember_failure=False)
         self.start_loading()
@@ -197,6 +198,8 @@ class Controller(QObject):
     # -- push-to-talk ------------------------------------------------------------------------
 
     def on_press(self) -> None:
+        if self.closing:
+            return
         self.barge_in()
         if not self.recorder.is_open and not self.recorder.open(self.recorder.device):
             return  # `failed` already put the reason in the chat
@@ -206,7 +209,7 @@ class Controller(QObject):
 
     def on_release(self) -> None:
         self.window.talk_button.setDown(False)
-        if not self.recorder.is_recording:
+        if self.closing or not self.recorder.is_recording:
             return
         clip = self.recorder.stop_recording()
         rate = self.recorder.stream_rate
@@ -347,13 +350,19 @@ class Controller(QObject):
             self._hotkey_lost(f"The system-wide key is off: {exc}.")
 
     def _hotkey_lost(self, message: str) -> None:
+        if self.hotkey.running:
+            return  # from a grab since replaced by a working one
         self.hotkey.stop()
         self._show_key()
         self.window.chat.add_note(message)
 
+    @property
+    def system_wide_wanted(self) -> bool:
+        return self.settings.value("ui/system_wide_key", False, type=bool)
+
     def apply_key_choice(self, name: str, system_wide: bool) -> None:
         """What the key dialog chose; a key is changed before it is grabbed."""
-        if not system_wide and self.hotkey.active:
+        if not system_wide and (self.hotkey.active or self.system_wide_wanted):
             self.set_system_wide(False)
         if name and name != self.ptt.key_name:
             self.set_push_to_talk_key(name)
@@ -363,7 +372,7 @@ class Controller(QObject):
     def key_dialog(self) -> None:
         dialog = KeyDialog(
             self.ptt.key_name,
-            self.hotkey.active,
+            self.hotkey.active or self.system_wide_wanted,
             unavailable_reason(),
             self.window,
         )
@@ -401,6 +410,8 @@ class Controller(QObject):
                 self.window.chat.add_note(f"Could not export: {exc}")
 
     async def shutdown(self) -> None:
+        self.closing = True
+        self.hotkey.stop()
         self.settings.setValue("ui/geometry", self.window.saveGeometry())
         self.barge_in()
         for task in (self._turn_task, self._load_task):
@@ -408,6 +419,5 @@ class Controller(QObject):
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
-        self.hotkey.stop()
         self.recorder.close()
         await self.engine.close()

@@ -29,19 +29,15 @@ log = logging.getLogger(__name__)
 # Qt's key names (QKeySequence.toString) where X's keysym names differ.
 X_NAMES = {
     "ScrollLock": "Scroll_Lock",
-    "CapsLock": "Caps_Lock",
-    "NumLock": "Num_Lock",
-    "Ins": "Insert",
-    "Del": "Delete",
-    "PgUp": "Prior",
-    "PgDown": "Next",
-    "Esc": "Escape",
     "Media Play": "XF86_AudioPlay",
     "Media Stop": "XF86_AudioStop",
     "Media Next": "XF86_AudioNext",
     "Media Previous": "XF86_AudioPrev",
 }
 TYPING_KEYS = {"Space", "Return", "Enter", "Tab", "Backspace"}
+# Keys no other application is likely to need while they are taken: function, pause-like and
+# media keys. Lock keys would toggle on every recording; arrows, Esc and Del edit everywhere.
+SPARE_KEYS = {"Pause", "ScrollLock", "Print", "Menu", *(f"F{n}" for n in range(1, 36))}
 SUGGESTED = "a key that doesn't type, such as F9, Pause or Scroll Lock"
 # CapsLock and NumLock change the modifier state; the grab must hold whatever their state.
 LOCK_VARIANTS = (0, X.LockMask, X.Mod2Mask, X.LockMask | X.Mod2Mask)
@@ -81,7 +77,9 @@ def keysym_for(key_name: str) -> int:
             f"application; choose {SUGGESTED}"
         )
     keysym = XK.string_to_keysym(X_NAMES.get(key_name, key_name))
-    if keysym == X.NoSymbol:
+    if keysym == X.NoSymbol or not (
+        key_name in SPARE_KEYS or key_name.startswith("Media ")
+    ):
         raise HotkeyUnavailable(
             f"{key_name!r} can't be used system-wide; choose {SUGGESTED}"
         )
@@ -108,6 +106,11 @@ class GlobalHotkey(QObject):
     @property
     def active(self) -> bool:
         return self._thread is not None
+
+    @property
+    def running(self) -> bool:
+        """Active and its thread still reading (not ended by a lost connection)."""
+        return self._thread is not None and self._thread.is_alive()
 
     def start(self, key_name: str) -> None:
         """Grab ``key_name`` on the whole X display; raises HotkeyUnavailable saying why."""
@@ -142,7 +145,11 @@ class GlobalHotkey(QObject):
         """Give the key back; the reading thread ends before this returns."""
         if self._thread is not None:
             os.write(self._wake_w, b"x")
-            self._thread.join()
+            self._thread.join(timeout=2)
+            if self._thread.is_alive():  # an X server that stopped answering
+                log.warning(
+                    "the system-wide key's thread did not end; left as a daemon"
+                )
             self._thread = None
             for fd in (self._wake_r, self._wake_w):
                 os.close(fd)
@@ -193,8 +200,9 @@ class GlobalHotkey(QObject):
                 if self._wake_r in ready:
                     break
                 if not ready:  # no press followed the release: the key is up
+                    if held:
+                        self.released.emit()
                     release_time, held = None, False
-                    self.released.emit()
                     continue
                 while self._display.pending_events():
                     event = self._display.next_event()

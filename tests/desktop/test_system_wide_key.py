@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QEvent
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication
 from Xlib import XK, X, display
 
@@ -49,8 +50,7 @@ def x_server(monkeypatch):
     read_end, write_end = os.pipe()
     process = subprocess.Popen(
         ["Xvfb", "-displayfd", str(write_end), "-nolisten", "tcp", "-noreset",
-         "-screen", "0",
-         "640x480x24"],
+         "-screen", "0", "640x480x24"],
         pass_fds=(write_end,),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -59,12 +59,18 @@ def x_server(monkeypatch):
     # Xvfb writes its display number, then a newline, once it accepts connections. Read to
     # the newline: closing the pipe early kills it ("Cannot write display number").
     written = b""
-    while not written.endswith(b"\n"):
-        ready, _, _ = select.select([read_end], [], [], 20)
-        piece = os.read(read_end, 16) if ready else b""
-        assert piece, "Xvfb did not start"
-        written += piece
-    os.close(read_end)
+    try:
+        while not written.endswith(b"\n"):
+            ready, _, _ = select.select([read_end], [], [], 20)
+            piece = os.read(read_end, 16) if ready else b""
+            assert piece, "Xvfb did not start"
+            written += piece
+    except BaseException:
+        process.kill()
+        process.wait(10)
+        raise
+    finally:
+        os.close(read_end)
     number = written.decode().strip()
     server = XServer(f":{number}", process)
     monkeypatch.setenv("DISPLAY", server.name)
@@ -105,16 +111,21 @@ def notes(controller) -> list[str]:
     return [note.text() for note in bubbles(controller, NoteLabel)]
 
 
-def test_off_by_default_and_the_window_key_still_works(make_app, x_server):
+def test_off_by_default_and_the_window_key_still_works(x_server, make_app):
     controller = make_app()
     assert not controller.hotkey.active
     assert "ptt-hotkey" not in thread_names()
     assert "anywhere" not in controller.window.hint.text()
     assert is_free(x_server, "F9")
+    space = QKeyEvent(
+        QEvent.Type.KeyPress, Qt.Key.Key_Space, Qt.KeyboardModifier.NoModifier
+    )
+    QApplication.sendEvent(controller.window, space)
+    assert controller.recorder.is_recording
 
 
 def test_held_system_wide_key_is_one_recording_and_one_answer(
-    make_app, qtbot, sound, settings, x_server
+    x_server, make_app, qtbot, sound, settings
 ):
     settings.setValue("ui/push_to_talk_key", "F9")
     settings.setValue("ui/system_wide_key", True)
@@ -148,7 +159,7 @@ def test_held_system_wide_key_is_one_recording_and_one_answer(
 
 
 def test_turning_it_off_gives_the_key_back_and_leaves_no_thread(
-    make_app, qtbot, settings, x_server
+    x_server, make_app, qtbot, settings
 ):
     controller = make_app()
     controller.apply_key_choice("F9", True)
@@ -174,7 +185,7 @@ def test_turning_it_off_gives_the_key_back_and_leaves_no_thread(
     assert "anywhere" not in controller.window.hint.text()
 
 
-def test_a_key_another_application_holds_is_a_clear_note(make_app, settings, x_server):
+def test_a_key_another_application_holds_is_a_clear_note(x_server, make_app, settings):
     other = grab_elsewhere(x_server, "F9")
     try:
         controller = make_app()
@@ -183,11 +194,11 @@ def test_a_key_another_application_holds_is_a_clear_note(make_app, settings, x_s
         other.close()
     assert not controller.hotkey.active
     assert "already taken system-wide by another application" in notes(controller)[-1]
-    assert controller.ptt.key_name == "F9"  # the key itself still works in the window
+    assert controller.ptt.key_name == "F9"  # kept: it works once the other lets go
     assert not settings.value("ui/system_wide_key", type=bool)
 
 
-def test_changing_to_a_taken_key_keeps_the_old_one(make_app, x_server):
+def test_changing_to_a_taken_key_keeps_the_old_one(x_server, make_app):
     controller = make_app()
     controller.apply_key_choice("F9", True)
     other = grab_elsewhere(x_server, "F10")
@@ -200,20 +211,21 @@ def test_changing_to_a_taken_key_keeps_the_old_one(make_app, x_server):
     assert controller.hotkey.active and not is_free(x_server, "F9")
 
 
-def test_keys_that_type_are_refused_with_what_is_accepted(make_app, x_server):
+def test_keys_that_type_are_refused_with_what_is_accepted(x_server, make_app):
     controller = make_app()  # the default key is Space
     assert not controller.set_system_wide(True)
     assert "types text" in notes(controller)[-1] and "F9" in notes(controller)[-1]
     assert not controller.hotkey.active
     with pytest.raises(HotkeyUnavailable, match="types text"):
         keysym_for("A")
-    with pytest.raises(HotkeyUnavailable, match="can't be used system-wide"):
-        keysym_for("Launch Mail")
+    for key in ("Launch Mail", "CapsLock", "Esc", "Left", "Del"):
+        with pytest.raises(HotkeyUnavailable, match="can't be used system-wide"):
+            keysym_for(key)
     assert keysym_for("ScrollLock") == XK.string_to_keysym("Scroll_Lock")
     assert keysym_for("Media Play") == XK.string_to_keysym("XF86_AudioPlay")
 
 
-def test_the_x_server_going_away_turns_it_off_with_a_note(make_app, qtbot, x_server):
+def test_the_x_server_going_away_turns_it_off_with_a_note(x_server, make_app, qtbot):
     controller = make_app()
     controller.apply_key_choice("F9", True)
     x_server.xdotool("keydown", "F9")
@@ -244,19 +256,19 @@ def test_where_it_is_unavailable_the_reason_is_said(env, platform, expected):
 def test_without_x11_the_app_says_why_and_the_dialog_offers_nothing(
     make_app, monkeypatch, qtbot, settings
 ):
-    monkeypatch.delenv("DISPLAY", raising=False)
-    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "XDG_SESSION_TYPE"):
+        monkeypatch.delenv(name, raising=False)
     settings.setValue("ui/push_to_talk_key", "F9")
     settings.setValue("ui/system_wide_key", True)  # chosen in an X11 session
     controller = make_app()
     assert not controller.hotkey.active
     assert "no X11 display" in notes(controller)[-1]
-    assert settings.value(
-        "ui/system_wide_key", type=bool
-    )  # kept for the next X11 start
-    assert not controller.set_system_wide(
-        True
-    )  # asked for now: it says why, and is off
+    # The choice is kept for the next X11 start, and the user can still clear it.
+    assert settings.value("ui/system_wide_key", type=bool)
+    controller.apply_key_choice("F9", False)
+    assert not settings.value("ui/system_wide_key", type=bool)
+    # Asked for now: it says why, and stays off.
+    assert not controller.set_system_wide(True)
     assert "no X11 display" in notes(controller)[-1]
     assert not settings.value("ui/system_wide_key", type=bool)
     dialog = KeyDialog("F9", False, unavailable_reason())
