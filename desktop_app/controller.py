@@ -325,22 +325,19 @@ class Controller(QObject):
 
     def set_system_wide(self, enabled: bool, *, remember_failure: bool = True) -> bool:
         """Make the push-to-talk key work whatever window has focus (X11), or stop."""
-        if not enabled:
+        done = True
+        if enabled:
+            try:
+                self.hotkey.start(self.ptt.key_name)
+            except HotkeyUnavailable as exc:
+                self.window.chat.add_note(f"The key can't work system-wide: {exc}.")
+                done = False
+        else:
             self.hotkey.stop()
-            self.settings.setValue("ui/system_wide_key", False)
-            self._show_key()
-            return True
-        try:
-            self.hotkey.start(self.ptt.key_name)
-        except HotkeyUnavailable as exc:
-            self.window.chat.add_note(f"The key can't work system-wide: {exc}.")
-            if remember_failure:
-                self.settings.setValue("ui/system_wide_key", False)
-            self._show_key()
-            return False
-        self.settings.setValue("ui/system_wide_key", True)
+        if done or remember_failure:
+            self.settings.setValue("ui/system_wide_key", enabled and done)
         self._show_key()
-        return True
+        return done
 
     def _regrab(self) -> None:
         """Take the old key back after a failed change; if even that fails, say so."""

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication
 
 from core.tiny_model import TINY_SENTENCE
 from desktop_app.widgets.chat_view import AnswerBubble, NoteLabel, UserBubble
-from tests.conftest import speech_like
+from tests.conftest import speech_like, step_hook
 from tests.desktop.fake_sounddevice import FakeSoundDevice
 
 WORDS = TINY_SENTENCE.split()
@@ -312,16 +312,12 @@ def test_many_barge_ins_in_a_row_then_a_clean_turn(make_app, qtbot, sound):
     from tests.conftest import thread_names
 
     controller = make_app(chunked_response={"chunk_size_words": 1})
-    head = controller.engine.pipeline.model.get_output_embeddings()
-    handle = head.register_forward_pre_hook(lambda module, args: time.sleep(0.02))
     before = thread_names()
-    try:
+    with step_hook(controller.engine, lambda step: time.sleep(0.02)):
         for _ in range(10):
             hold_space(controller.window, sound, speech_like(), repeats=2)
             qtbot.waitUntil(lambda: controller._turn_task is not None, timeout=5000)
             qtbot.wait(60)  # somewhere in the answer: preparing, prefill or decoding
-    finally:
-        handle.remove()
     hold_space(controller.window, sound, speech_like())
     # (turn_finished also fires for the turn this press interrupted: wait for the last one)
     qtbot.waitUntil(
