@@ -171,6 +171,8 @@ class StreamingEngine:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
             await asyncio.wait([future])
+            if not future.cancelled():
+                future.exception()  # the caller is gone: its error is nobody's to report
             raise
 
     def _generation_thread(self) -> ThreadPoolExecutor:

@@ -17,6 +17,7 @@ from desktop_app.audio_io import Recorder
 from desktop_app.controller import Controller
 from desktop_app.main_window import MainWindow
 from desktop_app.push_to_talk import DEFAULT_KEY, PushToTalk
+from desktop_app.x11_key_state import X11KeyState
 
 
 def build(config: Config, settings: QSettings, audio_backend: Any = None) -> Controller:
@@ -24,7 +25,9 @@ def build(config: Config, settings: QSettings, audio_backend: Any = None) -> Con
     window = MainWindow(config.audio.silence_threshold_dbfs)
     # Owned by the window: when it goes, Qt removes the application-wide key filter too.
     ptt = PushToTalk(
-        str(settings.value("ui/push_to_talk_key", DEFAULT_KEY)), parent=window
+        str(settings.value("ui/push_to_talk_key", DEFAULT_KEY)),
+        parent=window,
+        key_state=X11KeyState() if X11KeyState.wanted() else None,
     )
     QApplication.instance().installEventFilter(ptt)
     recorder = Recorder(config.audio.sample_rate, backend=audio_backend)

@@ -417,4 +417,5 @@ class Controller(QObject):
                 with contextlib.suppress(BaseException):
                     await task
         self.recorder.close()
+        self.ptt.close()
         await self.engine.close()

@@ -1,8 +1,9 @@
 """Push-to-talk: hold a key (or the button) to record, release to send.
 
 An application-wide event filter sees the key wherever focus is. Held keys auto-repeat as
-press/release pairs flagged ``isAutoRepeat()``; those are swallowed, so a long hold is one
-recording. Losing the window while the key is down counts as a release, so a recording never
+press/release pairs; those are swallowed, so a long hold is one recording. Qt flags them
+``isAutoRepeat()``, but on X11 only when the pair reaches it together, so there a release is
+also checked against the X server's own key state (``x11_key_state``). Losing the window while the key is down counts as a release, so a recording never
 gets stuck on; a hold of the system-wide key (``global_hotkey``) is not the window's, so it
 survives focus changes.
 """
@@ -10,7 +11,9 @@ survives focus changes.
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QKeyEvent, QKeySequence
+
+from desktop_app.x11_key_state import X11KeyState
 
 DEFAULT_KEY = "Space"
 
@@ -19,10 +22,17 @@ class PushToTalk(QObject):
     pressed = Signal()
     released = Signal()
 
-    def __init__(self, key: str = DEFAULT_KEY, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        key: str = DEFAULT_KEY,
+        parent: QObject | None = None,
+        key_state: X11KeyState | None = None,
+    ) -> None:
         super().__init__(parent)
         self.held = False
         self.system_wide_hold = False
+        self.key_state = key_state
+        self.repeats_ignored = 0  # releases Qt did not flag but the key was still down
         self.key = Qt.Key.Key_Space
         self.set_key(key)
 
@@ -62,9 +72,25 @@ class PushToTalk(QObject):
             kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease)
             and event.key() == self.key
         ):
-            if not event.isAutoRepeat():
-                self.press() if kind == QEvent.Type.KeyPress else self.release()
+            if event.isAutoRepeat():
+                pass
+            elif kind == QEvent.Type.KeyPress:
+                self.press()
+            elif self._still_down(event):
+                self.repeats_ignored += 1
+            else:
+                self.release()
             return True  # the key is ours: it must not also click a focused button
         if kind == QEvent.Type.ApplicationDeactivate and not self.system_wide_hold:
             self.release()
         return False
+
+    def _still_down(self, event: QKeyEvent) -> bool:
+        """An unflagged release of a key the X server still holds down: auto-repeat."""
+        if self.key_state is None or not self.held:
+            return False
+        return self.key_state.is_down(event.nativeScanCode()) is True
+
+    def close(self) -> None:
+        if self.key_state is not None:
+            self.key_state.close()
