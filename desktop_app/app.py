@@ -5,16 +5,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
+import socket
 import sys
 from typing import Any
 
-from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QSettings, QSocketNotifier
+from PySide6.QtWidgets import QApplication, QWidget
 
 from core import ConfigError, StreamingEngine, load_config
 from core.config import Config
 from desktop_app.audio_io import Recorder
 from desktop_app.controller import Controller
+from desktop_app.display_check import display_problem
 from desktop_app.main_window import MainWindow
 from desktop_app.push_to_talk import DEFAULT_KEY, PushToTalk
 from desktop_app.x11_key_state import X11KeyState
@@ -32,6 +35,22 @@ def build(config: Config, settings: QSettings, audio_backend: Any = None) -> Con
     QApplication.instance().installEventFilter(ptt)
     recorder = Recorder(config.audio.sample_rate, backend=audio_backend)
     return Controller(window, StreamingEngine(config), recorder, ptt, settings)
+
+
+def close_on_signals(window: QWidget) -> tuple[socket.socket, socket.socket]:
+    """Ctrl+C or SIGTERM closes the window, so the app shuts down as if the user closed it.
+
+    Python runs a signal handler only when the interpreter gets control, and Qt's loop may
+    sit in C++ for long; the wakeup fd makes Qt's loop notice the signal at once."""
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    signal.set_wakeup_fd(writer.fileno())
+    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read, window)
+    notifier.activated.connect(lambda: reader.recv(64))
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: window.close())
+    return reader, writer
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -58,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"ptt-assistant: {exc}", file=sys.stderr)
         return 2
+    problem = display_problem()
+    if problem is not None:
+        print(f"ptt-assistant: {problem}", file=sys.stderr)
+        return 1
     import qasync
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -68,11 +91,15 @@ def main(argv: list[str] | None = None) -> int:
     controller = build(config, QSettings())
     closed = asyncio.Event()
     app.lastWindowClosed.connect(closed.set)
+    wakeup = close_on_signals(controller.window)
     controller.window.show()
     controller.start()
     with loop:
         loop.run_until_complete(closed.wait())
         loop.run_until_complete(controller.shutdown())
+    signal.set_wakeup_fd(-1)
+    for end in wakeup:
+        end.close()
     return 0
 
 

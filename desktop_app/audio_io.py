@@ -36,6 +36,8 @@ class Recorder(QObject):
         float
     )  # dBFS of the latest block, emitted from PortAudio's thread
     failed = Signal(str)  # could not open, or the device went away
+    # The recording (by its serial) hit its length limit; later blocks are dropped.
+    limit_reached = Signal(int)
 
     def __init__(
         self, sample_rate: int, block_s: float = 0.02, backend: Any = None
@@ -50,6 +52,9 @@ class Recorder(QObject):
         self._lock = threading.Lock()
         self._blocks: list[np.ndarray] = []
         self._recording = False
+        self._kept = 0  # samples kept in this recording
+        self._limit: int | None = None  # most samples to keep, at the stream's rate
+        self.serial = 0  # counts recordings, so a late limit signal finds its own
         self.device: int | None = None
 
     @property
@@ -119,9 +124,13 @@ class Recorder(QObject):
             except Exception as exc:  # noqa: BLE001 - a vanished device may fail to close
                 log.debug("closing the input stream: %s", exc)
 
-    def start_recording(self) -> None:
+    def start_recording(self, limit_s: float | None = None) -> None:
+        """Keep blocks from now on, at most ``limit_s`` seconds of them."""
         with self._lock:
             self._blocks = []
+            self._kept = 0
+            self._limit = None if limit_s is None else int(limit_s * self.stream_rate)
+            self.serial += 1
             self._recording = True
 
     def stop_recording(self) -> np.ndarray:
@@ -134,14 +143,33 @@ class Recorder(QObject):
     def is_recording(self) -> bool:
         return self._recording
 
+    @property
+    def recorded_s(self) -> float:
+        return self._kept / self.stream_rate if self.stream_rate else 0.0
+
+    @property
+    def limit_s(self) -> float | None:
+        return None if self._limit is None else self._limit / self.stream_rate
+
     def _on_block(
         self, indata: np.ndarray, frames: int, time_info: Any, status: Any
     ) -> None:
         mono = indata[:, 0]
+        full = False
         with self._lock:
+            serial = self.serial
             if self._recording:
-                self._blocks.append(mono.copy())
+                room = len(mono) if self._limit is None else self._limit - self._kept
+                if room > 0:
+                    kept = mono[:room].copy()
+                    self._blocks.append(kept)
+                    self._kept += len(kept)
+                full = self._limit is not None and self._kept >= self._limit
+                if full:  # keep what there is; the GUI thread ends the recording
+                    self._recording = False
         self.level_changed.emit(rms_dbfs(mono))
+        if full:
+            self.limit_reached.emit(serial)
 
     def _on_finished(self) -> None:
         if not self._closing:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog
 
 from core import StreamingEngine
@@ -34,6 +34,10 @@ from desktop_app.widgets.chat_view import AnswerBubble, UserBubble
 from desktop_app.widgets.key_dialog import KeyDialog
 
 log = logging.getLogger(__name__)
+
+
+# Warn this long before a recording reaches audio.max_clip_s (a third of it, for short limits).
+LIMIT_WARNING_S = 5.0
 
 
 class ModelState(Enum):
@@ -95,6 +99,10 @@ class Controller(QObject):
         self._show_key()
         recorder.level_changed.connect(window.meter.set_level)
         recorder.failed.connect(self.on_device_failed)
+        recorder.limit_reached.connect(self.on_limit_reached)
+        self._recording_timer = QTimer(self)
+        self._recording_timer.setInterval(200)
+        self._recording_timer.timeout.connect(self._show_recording)
         self.progress.connect(self._show_progress)
         window.retry_button.clicked.connect(self.start_loading)
         window.new_button.clicked.connect(self.new_conversation)
@@ -150,6 +158,7 @@ class Controller(QObject):
             self.window.retry_button.show()
             return
         self.state = ModelState.READY
+        log.info("window ready: %s", self.engine.pipeline.description)
         self._show_ready()
         if self.pending is not None:
             clip, rate = self.pending
@@ -192,6 +201,7 @@ class Controller(QObject):
     def on_device_failed(self, message: str) -> None:
         if self.recorder.is_recording:
             self.recorder.stop_recording()
+            self._recording_timer.stop()
             message += " The recording was stopped."
         self.window.chat.add_note(message)
 
@@ -203,16 +213,53 @@ class Controller(QObject):
         self.barge_in()
         if not self.recorder.is_open and not self.recorder.open(self.recorder.device):
             return  # `failed` already put the reason in the chat
-        self.recorder.start_recording()
+        self.recorder.start_recording(self.max_clip_s)
         self.window.talk_button.setDown(True)
-        self.window.set_status(f"Recording… release {self.ptt.key_name} to send")
+        log.info("recording started")
+        self._recording_timer.start()
+        self._show_recording()
+
+    @property
+    def max_clip_s(self) -> float:
+        return self.engine.config.audio.max_clip_s
+
+    def _show_recording(self) -> None:
+        if not self.recorder.is_recording:
+            return
+        left = self.max_clip_s - self.recorder.recorded_s
+        release = f"release {self.ptt.key_name} to send"
+        if left > min(LIMIT_WARNING_S, self.max_clip_s / 3):
+            self.window.set_status(f"Recording… {release}")
+            return
+        if not self.window.status.property("warning"):
+            log.info("recording limit near: %.1f s left", left)
+        self.window.set_status(
+            f"Recording stops in {max(left, 0):.0f} s (limit {self.max_clip_s:g} s): "
+            f"{release}",
+            warning=True,
+        )
+
+    def on_limit_reached(self, serial: int) -> None:
+        """The recording is as long as a clip may be: answer what there is."""
+        if self.closing or serial != self.recorder.serial:
+            return  # a late signal from an earlier recording
+        self.window.chat.add_note(
+            f"Recording stopped at the {self.max_clip_s:g} s limit (audio.max_clip_s); "
+            "answering what was recorded."
+        )
+        self._send_recording()
 
     def on_release(self) -> None:
         self.window.talk_button.setDown(False)
         if self.closing or not self.recorder.is_recording:
             return
+        self._send_recording()
+
+    def _send_recording(self) -> None:
+        self._recording_timer.stop()
         clip = self.recorder.stop_recording()
         rate = self.recorder.stream_rate
+        log.info("recording ended: %.2f s", len(clip) / rate if rate else 0.0)
         self._show_ready()
         if self.state is ModelState.READY:
             self._start_turn(clip, rate)

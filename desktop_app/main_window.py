@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -24,6 +25,7 @@ STYLE = """
                 border-radius: 10px; }
 #badges { color: #8b949e; font-size: 11px; }
 #note { color: #d29922; font-style: italic; padding: 4px; }
+#status[warning="true"] { color: #f85149; font-weight: bold; }
 #talkButton { padding: 8px 18px; font-weight: bold; }
 #talkButton:pressed { background: #f85149; color: white; }
 """
@@ -80,6 +82,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.status = QLabel()
+        self.status.setObjectName("status")
         self.status.setTextFormat(Qt.TextFormat.PlainText)  # it quotes load errors
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(200)
@@ -89,6 +92,12 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.status, 1)
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.retry_button)
+
+        quit_action = QAction("Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        quit_action.triggered.connect(self.close)
+        self.addAction(quit_action)
 
     def set_key_hint(self, key_name: str, system_wide: bool = False) -> None:
         where = " anywhere" if system_wide else ""
@@ -100,9 +109,16 @@ class MainWindow(QMainWindow):
         )
 
     def set_status(
-        self, text: str, busy: bool = False, fraction: float | None = None
+        self,
+        text: str,
+        busy: bool = False,
+        fraction: float | None = None,
+        warning: bool = False,
     ) -> None:
         self.status.setText(text)
+        if self.status.property("warning") != warning:
+            self.status.setProperty("warning", warning)
+            self.status.style().polish(self.status)  # re-apply the style sheet
         self.progress.setVisible(busy)
         if busy:
             if fraction is None:
