@@ -63,13 +63,22 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--model", help="model id, preset or folder, overriding model.id"
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log what happens to stderr; -vv also what was heard",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    if args.verbose > 1:  # our own details only, not every library's
+        for name in ("core", "desktop_app"):
+            logging.getLogger(name).setLevel(logging.DEBUG)
     try:
         config = load_config(
             args.config, {"model": {"id": args.model}} if args.model else None

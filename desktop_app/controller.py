@@ -259,7 +259,12 @@ class Controller(QObject):
         self._recording_timer.stop()
         clip = self.recorder.stop_recording()
         rate = self.recorder.stream_rate
-        log.info("recording ended: %.2f s", len(clip) / rate if rate else 0.0)
+        log.info(
+            "recording ended: %.2f s (key auto-repeat: %d flagged by Qt, %d caught)",
+            len(clip) / rate if rate else 0.0,
+            self.ptt.repeats_flagged,
+            self.ptt.repeats_caught,
+        )
         self._show_ready()
         if self.state is ModelState.READY:
             self._start_turn(clip, rate)
@@ -317,6 +322,7 @@ class Controller(QObject):
     ) -> None:
         if item.get("heard") and turn.heard is None:
             turn.heard = item["heard"]
+            log.debug("heard: %s", item["heard"])
             user.set_heard(item["heard"])
         if not item["success"]:
             note = item["message"]

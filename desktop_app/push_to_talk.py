@@ -32,7 +32,10 @@ class PushToTalk(QObject):
         self.held = False
         self.system_wide_hold = False
         self.key_state = key_state
-        self.repeats_ignored = 0  # releases Qt did not flag but the key was still down
+        # Auto-repeat events of the current hold: flagged by Qt, and releases Qt did not flag
+        # but the X server still held the key down.
+        self.repeats_flagged = 0
+        self.repeats_caught = 0
         self.key = Qt.Key.Key_Space
         self.set_key(key)
 
@@ -52,13 +55,15 @@ class PushToTalk(QObject):
         return QKeySequence(self.key).toString()
 
     def press(self) -> None:
-        if not self.held:
-            self.held, self.system_wide_hold = True, False
-            self.pressed.emit()
+        self._hold(system_wide=False)
 
     def press_system_wide(self) -> None:
+        self._hold(system_wide=True)
+
+    def _hold(self, system_wide: bool) -> None:
         if not self.held:
-            self.held, self.system_wide_hold = True, True
+            self.held, self.system_wide_hold = True, system_wide
+            self.repeats_flagged = self.repeats_caught = 0
             self.pressed.emit()
 
     def release(self) -> None:
@@ -73,11 +78,11 @@ class PushToTalk(QObject):
             and event.key() == self.key
         ):
             if event.isAutoRepeat():
-                pass
+                self.repeats_flagged += 1
             elif kind == QEvent.Type.KeyPress:
                 self.press()
             elif self._still_down(event):
-                self.repeats_ignored += 1
+                self.repeats_caught += 1
             else:
                 self.release()
             return True  # the key is ours: it must not also click a focused button

@@ -4,7 +4,6 @@ WAV into the app's own capture code (no sound card needed)."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 
@@ -16,6 +15,7 @@ from PySide6.QtWidgets import QApplication
 
 from core.tiny_model import TINY_SENTENCE
 from desktop_app.widgets.chat_view import AnswerBubble, UserBubble
+from tests.desktop.servers import pulseaudio
 from tests.desktop.test_window import bubbles, key
 
 CLIP = os.path.join(
@@ -25,63 +25,23 @@ CLIP = os.path.join(
 
 @pytest.fixture(scope="module")
 def pulse(tmp_path_factory):
-    """A private PulseAudio server whose default source is a null sink's monitor."""
-    for tool in ("pulseaudio", "pactl", "pacat", "paplay"):
-        assert shutil.which(tool), (
-            f"{tool} is missing: apt-get install pulseaudio pulseaudio-utils"
-        )
-    runtime = tmp_path_factory.mktemp("pulse-runtime")
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(runtime)}
-    saved = {k: os.environ.get(k) for k in ("XDG_RUNTIME_DIR", "PULSE_SERVER")}
-    server = subprocess.Popen(
-        [
-            "pulseaudio",
-            "-n",
-            "--daemonize=no",
-            "--exit-idle-time=-1",
-            "--disable-shm=yes",
-            "--load=module-native-protocol-unix",
-            "--load=module-null-sink sink_name=vsink rate=16000 channels=1 format=s16le",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while (
-        subprocess.run(
-            ["pactl", "info"], check=False, env=env, capture_output=True
-        ).returncode
-        != 0
-    ):
-        assert time.monotonic() < deadline and server.poll() is None, (
-            "PulseAudio did not start"
-        )
-        time.sleep(0.1)
-    subprocess.run(
-        ["pactl", "set-default-source", "vsink.monitor"], env=env, check=True
-    )
-    # Keep the sink running, so the monitor delivers a steady stream even between clips.
-    keeper = subprocess.Popen(
-        ["pacat", "--playback", "--device=vsink", "--raw", "/dev/zero"], env=env
-    )
-    os.environ["XDG_RUNTIME_DIR"] = str(runtime)
-    import sounddevice
+    """A private PulseAudio server, and sounddevice looking at it."""
+    saved = os.environ.get("XDG_RUNTIME_DIR")
+    with pulseaudio(tmp_path_factory.mktemp("pulse-runtime")) as env:
+        os.environ["XDG_RUNTIME_DIR"] = env["XDG_RUNTIME_DIR"]
+        import sounddevice
 
-    sounddevice._terminate()  # PortAudio lists devices once: look again, now that there is one
-    sounddevice._initialize()
-    yield env, sounddevice
-    keeper.terminate()
-    server.terminate()
-    server.wait(10)
-    keeper.wait(10)
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-    sounddevice._terminate()
-    sounddevice._initialize()
+        sounddevice._terminate()  # PortAudio lists devices once: look again, now
+        sounddevice._initialize()
+        try:
+            yield env, sounddevice
+        finally:
+            if saved is None:
+                os.environ.pop("XDG_RUNTIME_DIR", None)
+            else:
+                os.environ["XDG_RUNTIME_DIR"] = saved
+            sounddevice._terminate()
+            sounddevice._initialize()
 
 
 def test_a_played_clip_arrives_through_the_real_capture_path(

@@ -4,12 +4,6 @@ fire and held keys auto-repeat."""
 
 from __future__ import annotations
 
-import os
-import select
-import shutil
-import subprocess
-from dataclasses import dataclass
-
 import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, Qt
@@ -27,58 +21,18 @@ from desktop_app.global_hotkey import (
 from desktop_app.widgets.chat_view import AnswerBubble, NoteLabel, UserBubble
 from desktop_app.widgets.key_dialog import KeyDialog
 from tests.conftest import speech_like, thread_names
+from tests.desktop.servers import XServer, xvfb
 from tests.desktop.test_window import bubbles
-
-
-@dataclass
-class XServer:
-    name: str
-    process: subprocess.Popen
-
-    def xdotool(self, *args: str) -> None:
-        env = {**os.environ, "DISPLAY": self.name}
-        subprocess.run(["xdotool", *args], env=env, check=True, timeout=10)
 
 
 @pytest.fixture
 def x_server(monkeypatch):
     """A private Xvfb; DISPLAY points at it, as on an X11 desktop."""
-    if not (shutil.which("Xvfb") and shutil.which("xdotool")):
-        pytest.fail(
-            "needs Xvfb and xdotool: apt-get install xvfb xdotool (.ci/run does)"
-        )
-    read_end, write_end = os.pipe()
-    process = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_end), "-nolisten", "tcp", "-noreset",
-         "-screen", "0", "640x480x24"],
-        pass_fds=(write_end,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    os.close(write_end)
-    # Xvfb writes its display number, then a newline, once it accepts connections. Read to
-    # the newline: closing the pipe early kills it ("Cannot write display number").
-    written = b""
-    try:
-        while not written.endswith(b"\n"):
-            ready, _, _ = select.select([read_end], [], [], 20)
-            piece = os.read(read_end, 16) if ready else b""
-            assert piece, "Xvfb did not start"
-            written += piece
-    except BaseException:
-        process.kill()
-        process.wait(10)
-        raise
-    finally:
-        os.close(read_end)
-    number = written.decode().strip()
-    server = XServer(f":{number}", process)
-    monkeypatch.setenv("DISPLAY", server.name)
-    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    monkeypatch.setenv("XDG_SESSION_TYPE", "x11")
-    yield server
-    process.terminate()
-    process.wait(10)
+    with xvfb() as server:
+        monkeypatch.setenv("DISPLAY", server.name)
+        monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+        monkeypatch.setenv("XDG_SESSION_TYPE", "x11")
+        yield server
 
 
 def grab_elsewhere(server: XServer, key: str) -> display.Display:

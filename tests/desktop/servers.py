@@ -1,0 +1,122 @@
+"""Real servers for desktop tests: a private X server (Xvfb) that xdotool drives with XTest
+keys, which X treats as a keyboard's own (passive grabs fire, held keys auto-repeat), and a
+private PulseAudio server whose default source is a null sink's monitor, so a clip played
+into the sink arrives through the app's real capture path (no sound card needed)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class XServer:
+    name: str
+    process: subprocess.Popen
+
+    def run(self, *command: str, timeout: float = 10) -> str:
+        env = {**os.environ, "DISPLAY": self.name}
+        done = subprocess.run(
+            command,
+            env=env,
+            check=True,
+            timeout=timeout,
+            capture_output=True,
+            text=True,
+        )
+        return done.stdout
+
+    def xdotool(self, *args: str, timeout: float = 10) -> str:
+        return self.run("xdotool", *args, timeout=timeout)
+
+
+@contextlib.contextmanager
+def xvfb(size: str = "640x480x24") -> Iterator[XServer]:
+    """A private Xvfb with the server's default key auto-repeat (on)."""
+    for tool in ("Xvfb", "xdotool"):
+        if not shutil.which(tool):
+            raise RuntimeError(
+                f"{tool} is missing: apt-get install xvfb xdotool (scripts/setup --tests does)"
+            )
+    read_end, write_end = os.pipe()
+    process = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_end), "-nolisten", "tcp", "-noreset",
+         "-screen", "0", size],
+        pass_fds=(write_end,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    os.close(write_end)
+    # Xvfb writes its display number, then a newline, once it accepts connections. Read to
+    # the newline: closing the pipe early kills it ("Cannot write display number").
+    written = b""
+    try:
+        while not written.endswith(b"\n"):
+            ready, _, _ = select.select([read_end], [], [], 20)
+            piece = os.read(read_end, 16) if ready else b""
+            if not piece:
+                raise RuntimeError("Xvfb did not start")
+            written += piece
+    except BaseException:
+        process.kill()
+        process.wait(10)
+        raise
+    finally:
+        os.close(read_end)
+    try:
+        yield XServer(f":{written.decode().strip()}", process)
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@contextlib.contextmanager
+def pulseaudio(runtime: Path) -> Iterator[dict[str, str]]:
+    """A private PulseAudio server; yields the environment that reaches it (sink ``vsink``)."""
+    for tool in ("pulseaudio", "pactl", "pacat", "paplay"):
+        if not shutil.which(tool):
+            raise RuntimeError(
+                f"{tool} is missing: apt-get install pulseaudio pulseaudio-utils"
+            )
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(runtime)}
+    env.pop("PULSE_SERVER", None)
+    server = subprocess.Popen(
+        ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1",
+         "--disable-shm=yes", "--load=module-native-protocol-unix",
+         "--load=module-null-sink sink_name=vsink rate=16000 channels=1 format=s16le"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    keeper = None
+    try:
+        deadline = time.monotonic() + 10
+        while (
+            subprocess.run(
+                ["pactl", "info"], check=False, env=env, capture_output=True
+            ).returncode
+            != 0
+        ):
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("PulseAudio did not start")
+            time.sleep(0.1)
+        subprocess.run(
+            ["pactl", "set-default-source", "vsink.monitor"], env=env, check=True
+        )
+        # Keep the sink running, so the monitor delivers a steady stream between clips.
+        keeper = subprocess.Popen(
+            ["pacat", "--playback", "--device=vsink", "--raw", "/dev/zero"], env=env
+        )
+        yield env
+    finally:
+        for process in (keeper, server):
+            if process is not None:
+                process.terminate()
+                process.wait(10)
