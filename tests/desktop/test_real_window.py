@@ -84,7 +84,9 @@ class App:
                 return found[0]
             assert self.process.poll() is None, f"the app exited:\n{self.log[-3000:]}"
             time.sleep(0.1)
-        pytest.fail(f"no window titled {TITLE!r} after {timeout} s:\n{self.log[-3000:]}")
+        pytest.fail(
+            f"no window titled {TITLE!r} after {timeout} s:\n{self.log[-3000:]}"
+        )
 
     def start_ready(self) -> str:
         window = self.window()
@@ -159,7 +161,9 @@ def play(env: dict[str, str], clip: Path) -> subprocess.Popen:
 def busy_cores(n: int = 2) -> list[subprocess.Popen]:
     """Both cores busy, as while the model answers: the release/press pairs of X's
     auto-repeat then reach the app's event loop one at a time."""
-    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    return [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)
+    ]
 
 
 def recordings(app: App) -> list[float]:
@@ -180,7 +184,9 @@ def test_readme_command_opens_the_window_and_quits_cleanly(launch):
     assert_clean_exit(app, app.wait_exit())
 
 
-def test_one_held_key_is_one_recording_under_auto_repeat(launch, pulse_env, spoken_clip):
+def test_one_held_key_is_one_recording_under_auto_repeat(
+    launch, pulse_env, spoken_clip
+):
     clip, clip_s = spoken_clip
     app = launch()
     app.start_ready()

@@ -345,3 +345,35 @@ def test_50_turns_through_the_window(make_app, qtbot, sound):
     assert len(answers) == 50 and all(a.text == TINY_SENTENCE for a in answers)
     assert len(controller.turns) == 50
     assert thread_names() == before
+
+
+def test_holding_past_the_clip_limit_warns_then_answers_the_clip(
+    make_app, qtbot, sound
+):
+    controller = make_app(audio={"max_clip_s": 3.0})
+    window = controller.window
+    QApplication.sendEvent(window, key(QEvent.Type.KeyPress))
+    sound.stream.feed(speech_like(seconds=1.5))
+    qtbot.wait(300)  # the status is refreshed a few times a second
+    assert window.status.text().startswith("Recording…")
+    assert not window.status.property("warning")
+    sound.stream.feed(speech_like(seconds=0.6))  # 2.1 s: under a second to go
+    qtbot.waitUntil(lambda: bool(window.status.property("warning")), timeout=2000)
+    assert "Recording stops in 1 s (limit 3 s)" in window.status.text()
+    with qtbot.waitSignal(controller.turn_finished, timeout=30000) as finished:
+        sound.stream.feed(speech_like(seconds=2.0))  # the key is still held
+    assert finished.args[0].answer == TINY_SENTENCE
+    (user,) = bubbles(controller, UserBubble)
+    assert (
+        user.clip_label.text() == "Your clip · 3.0 s"
+    )  # up to the limit, not rejected
+    (note,) = bubbles(controller, NoteLabel)
+    assert "stopped at the 3 s limit" in note.text()
+    assert not window.status.property("warning")
+    # Letting go afterwards sends nothing more; the next hold is a new recording.
+    QApplication.sendEvent(window, key(QEvent.Type.KeyRelease))
+    qtbot.wait(100)
+    assert len(bubbles(controller, UserBubble)) == 1
+    with qtbot.waitSignal(controller.turn_finished, timeout=30000):
+        hold_space(window, sound, speech_like(seconds=1.0))
+    assert len(bubbles(controller, UserBubble)) == 2
