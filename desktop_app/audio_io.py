@@ -95,7 +95,13 @@ class Recorder(QObject):
             except Exception:  # noqa: BLE001
                 self._stream = None
             if self._stream is None:
-                self.failed.emit(f"No microphone could be opened: {first}")
+                if not self.input_devices():
+                    self.failed.emit(
+                        "No microphone found: the sound system lists no input device. "
+                        "Plug one in, then choose it under Mic."
+                    )
+                else:
+                    self.failed.emit(f"No microphone could be opened: {first}")
                 return False
         return True
 

@@ -170,7 +170,7 @@ def test_no_microphone_is_a_message_not_a_crash(make_app, qtbot):
     window = controller.window
     assert window.device_box.itemText(0) == "No microphone found"
     notes = [n.text() for n in bubbles(controller, NoteLabel)]
-    assert any("No microphone could be opened" in n for n in notes)
+    assert any("No microphone found" in n and "choose it under Mic" in n for n in notes)
     QApplication.sendEvent(window, key(QEvent.Type.KeyPress))
     QApplication.sendEvent(window, key(QEvent.Type.KeyRelease))
     assert bubbles(controller, UserBubble) == []
