@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -37,6 +39,7 @@ from core.generation import (
     StreamTimeout,
     generate_work,
     passthrough_work,
+    producer_work,
 )
 from core.loading import load_pipeline
 from core.pipeline import Exchange, Pipeline, Prepared, Progress
@@ -102,6 +105,23 @@ class _Turn:
         )
 
 
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _signal_handlers() -> dict[int, Any]:
+    return {number: signal.getsignal(number) for number in _SIGNALS}
+
+
+def _restore_signal_handlers(handlers: dict[int, Any]) -> None:
+    """A native runtime may install its own SIGINT/SIGTERM handlers while loading (llama.cpp's
+    server does); put Python's back, so Ctrl+C still reaches the application."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # only the main thread may set handlers, and only there do they run
+    for number, handler in handlers.items():
+        if handler is not None:
+            signal.signal(number, handler)
+
+
 class StreamingEngine:
     """Loads the configured pipeline once and answers clips as async streams of chunk dicts."""
 
@@ -142,7 +162,9 @@ class StreamingEngine:
         if self._pipeline is not None:
             return
         started = time.perf_counter()
+        handlers = _signal_handlers()
         self._pipeline = await self._offload(load_pipeline, self.config, progress)
+        _restore_signal_handlers(handlers)
         self._generation_thread()
         log.info(
             "engine ready: %s in %.1f s",
@@ -152,7 +174,9 @@ class StreamingEngine:
 
     async def close(self) -> None:
         """Release the model and the worker thread. The engine can be initialized again."""
-        self._pipeline = None
+        pipeline, self._pipeline = self._pipeline, None
+        if pipeline is not None and hasattr(pipeline, "close"):
+            await asyncio.get_running_loop().run_in_executor(None, pipeline.close)
         # Their threads are idle unless a turn is mid-way: streams stop generation on exit.
         for executor in (self._executor, self._generator):
             if executor is not None:
@@ -352,7 +376,9 @@ class StreamingEngine:
             asyncio.get_running_loop(),
             self.config.chunked_response.streamer_timeout_s,
         )
-        if prepared.pieces is not None:
+        if prepared.produce is not None:
+            work = producer_work(prepared.produce)
+        elif prepared.pieces is not None:
             work = passthrough_work(prepared.pieces)
         else:
             work = generate_work(

@@ -120,6 +120,18 @@ def passthrough_work(pieces: Iterable[tuple[str, int]]) -> Work:
     return work
 
 
+def producer_work(
+    produce: Callable[[Callable[[str, int], None], threading.Event], None],
+) -> Work:
+    """Text a pipeline's own runtime produces (``Prepared.produce``), stoppable."""
+
+    def work(streamer: LoopStreamer, cancel: threading.Event) -> None:
+        produce(streamer.push_text, cancel)
+        streamer.send_end()
+
+    return work
+
+
 class GenerationRun:
     """One piece of text-producing work on the engine's generation thread, stoppable, with its
     failure kept for the consumer."""

