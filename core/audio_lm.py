@@ -113,7 +113,12 @@ class AudioLMPipeline:
         return messages
 
     def prepare(
-        self, samples: np.ndarray, mode: str, prompt: str, history: Sequence[Exchange]
+        self,
+        samples: np.ndarray,
+        mode: str,
+        prompt: str,
+        history: Sequence[Exchange],
+        heard: str | None = None,  # audio models hear the clip themselves
     ) -> Prepared:
         with ExitStack() as files:  # temp WAVs live only while the processor reads them
             clip = self._clip(samples, files)

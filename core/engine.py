@@ -106,6 +106,9 @@ class _Turn:
 
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Speech after a preview's part of the clip beyond this means more was said (a 40 ms
+# click or breath does not).
+TAIL_SPEECH_S = 0.04
 
 
 def _signal_handlers() -> dict[int, Any]:
@@ -133,6 +136,9 @@ class StreamingEngine:
         self._lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
         self._history: deque[Exchange] = deque(maxlen=config.memory.turns)
+        # The latest preview: the clip so far (as the caller gave it), its rate, transcript.
+        self._preview: tuple[np.ndarray, int, str] | None = None
+        self._preview_task: asyncio.Future | None = None
 
     @classmethod
     def from_pipeline(cls, config: Config, pipeline: Pipeline) -> StreamingEngine:
@@ -247,8 +253,9 @@ class StreamingEngine:
             rate = self.config.audio.sample_rate if sample_rate is None else sample_rate
             samples = await self._offload(self._prepare_audio, audio_data, rate)
             self._detect_speech(samples, chunk_id)
+            heard = await self._previewed_transcript(audio_data, rate, mode)
             async with self._generation_lock():
-                prepared = await self._offload(self._prepare_turn, samples, mode)
+                prepared = await self._offload(self._prepare_turn, samples, mode, heard)
                 turn.heard = prepared.heard
                 prepared_ms = turn.ms_since_start()
                 run = self._start_generation(prepared, chunk_id)
@@ -279,6 +286,73 @@ class StreamingEngine:
                 )
             if prepared is not None and samples is not None:
                 self._remember(samples, prepared, turn)
+
+    async def preview(
+        self, audio_data: Any, *, sample_rate: int | None = None
+    ) -> str | None:
+        """While push-to-talk is still held: recognise the clip so far and prepare the model
+        for it. A conversation call that follows on the same recording, with nothing but
+        silence after the previewed part, then skips recognition and most of the prefill.
+
+        Any number of calls may be made; each replaces the last. Returns the transcript so
+        far, or None when the pipeline has nothing to gain or the clip can't be used yet.
+        Never raises for a bad or silent clip: the final call reports those."""
+        if self._pipeline is None or not hasattr(self._pipeline, "preview"):
+            return None
+        rate = self.config.audio.sample_rate if sample_rate is None else sample_rate
+        task = asyncio.ensure_future(self._run_preview(audio_data, rate))
+        self._preview_task = task
+        return await asyncio.shield(task)
+
+    async def _run_preview(self, audio_data: Any, rate: int) -> str | None:
+        try:
+            raw = audio.to_mono_float32(audio_data)
+            samples = await self._offload(self._prepare_audio, raw, rate)
+            if not audio.estimate_speech(
+                samples,
+                self.pipeline.sample_rate,
+                self.config.audio.silence_threshold_dbfs,
+            ).has_speech(self.config.audio.min_speech_s):
+                return None
+            heard = await self._offload(
+                self.pipeline.preview,
+                samples,
+                self.config.prompt_for("conversation"),
+                self.history,
+            )
+        except Exception as exc:  # noqa: BLE001 - a preview is only ever a head start
+            log.debug("preview skipped: %s", exc)
+            return None
+        if heard:
+            self._preview = (raw, rate, heard)
+        return heard
+
+    async def _previewed_transcript(
+        self, audio_data: Any, rate: int, mode: str
+    ) -> str | None:
+        """The preview's transcript, when the clip is the previewed recording plus silence."""
+        task, self._preview_task = self._preview_task, None
+        if task is not None and not task.done():
+            await asyncio.wait([task])  # its recognition is this clip's head start
+        preview, self._preview = self._preview, None
+        if preview is None or mode != "conversation":
+            return None
+        raw, preview_rate, heard = preview
+        clip = audio.to_mono_float32(audio_data)
+        if preview_rate != rate or len(clip) < len(raw):
+            return None
+        if not np.array_equal(clip[: len(raw)], raw):
+            return None  # another recording
+        tail = clip[len(raw) :]
+        if (
+            len(tail)
+            and audio.estimate_speech(
+                tail, rate, self.config.audio.silence_threshold_dbfs
+            ).speech_s
+            > TAIL_SPEECH_S
+        ):
+            return None  # more was said after the preview: recognise the whole clip
+        return heard
 
     async def process_realtime_chunk(
         self,
@@ -346,10 +420,12 @@ class StreamingEngine:
             estimate.peak_dbfs,
         )
 
-    def _prepare_turn(self, samples: np.ndarray, mode: str) -> Prepared:
+    def _prepare_turn(
+        self, samples: np.ndarray, mode: str, heard: str | None = None
+    ) -> Prepared:
         history = self.history if mode == "conversation" else ()
         return self.pipeline.prepare(
-            samples, mode, self.config.prompt_for(mode), history
+            samples, mode, self.config.prompt_for(mode), history, heard=heard
         )
 
     def _generate_kwargs(self) -> dict[str, Any]:

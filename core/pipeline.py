@@ -56,10 +56,19 @@ class Pipeline(Protocol):
     tokenizer: Any
 
     def prepare(
-        self, samples: np.ndarray, mode: str, prompt: str, history: Sequence[Exchange]
+        self,
+        samples: np.ndarray,
+        mode: str,
+        prompt: str,
+        history: Sequence[Exchange],
+        heard: str | None = None,
     ) -> Prepared:
-        """Blocking; runs on the engine's worker thread."""
+        """Blocking; runs on the engine's worker thread. ``heard``: the clip's transcript when
+        already known (from a preview), so a recognising pipeline need not recognise again."""
         ...
+
+    # Optional: ``preview(samples, prompt, history) -> str | None`` recognises a clip that is
+    # still being recorded and prepares the model for it (``StreamingEngine.preview``).
 
     def remember(
         self, samples: np.ndarray, prepared: Prepared, answer: str

@@ -145,6 +145,12 @@ class Recorder(QObject):
             blocks, self._blocks = self._blocks, []
         return np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
 
+    def snapshot(self) -> np.ndarray:
+        """The recording so far, without ending it."""
+        with self._lock:
+            blocks = list(self._blocks)
+        return np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
+
     @property
     def is_recording(self) -> bool:
         return self._recording

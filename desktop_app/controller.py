@@ -36,6 +36,11 @@ from desktop_app.widgets.key_dialog import KeyDialog
 log = logging.getLogger(__name__)
 
 
+# A pause this long while recording lets the engine recognise what was said so far, so that
+# a release after the last word finds the work done (the pause itself is not the end: only
+# the key decides that).
+PAUSE_S = 0.2
+
 # Warn this long before a recording reaches audio.max_clip_s (a third of it, for short limits).
 LIMIT_WARNING_S = 5.0
 
@@ -98,6 +103,10 @@ class Controller(QObject):
         self.hotkey.failed.connect(self._hotkey_lost)
         self._show_key()
         recorder.level_changed.connect(window.meter.set_level)
+        recorder.level_changed.connect(self._follow_speech)
+        self._quiet_s = 0.0
+        self._speech_since_preview = False
+        self._preview_task: asyncio.Task | None = None
         recorder.failed.connect(self.on_device_failed)
         recorder.limit_reached.connect(self.on_limit_reached)
         self._recording_timer = QTimer(self)
@@ -214,6 +223,7 @@ class Controller(QObject):
         if not self.recorder.is_open and not self.recorder.open(self.recorder.device):
             return  # `failed` already put the reason in the chat
         self.recorder.start_recording(self.max_clip_s)
+        self._quiet_s, self._speech_since_preview = 0.0, False
         self.window.talk_button.setDown(True)
         log.info("recording started")
         self._recording_timer.start()
@@ -238,6 +248,25 @@ class Controller(QObject):
             f"{release}",
             warning=True,
         )
+
+    def _follow_speech(self, level_dbfs: float) -> None:
+        """At each pause in speech while recording, preview the clip so far."""
+        if (
+            not self.recorder.is_recording
+            or self.state is not ModelState.READY
+            or self.mode != "conversation"
+        ):
+            return
+        if level_dbfs > self.engine.config.audio.silence_threshold_dbfs:
+            self._quiet_s, self._speech_since_preview = 0.0, True
+            return
+        self._quiet_s += self.recorder.block_s
+        if self._speech_since_preview and self._quiet_s >= PAUSE_S:
+            self._speech_since_preview = False
+            clip = self.recorder.snapshot()
+            self._preview_task = asyncio.ensure_future(
+                self.engine.preview(clip, sample_rate=self.recorder.stream_rate)
+            )
 
     def on_limit_reached(self, serial: int) -> None:
         """The recording is as long as a clip may be: answer what there is."""
@@ -464,7 +493,7 @@ class Controller(QObject):
         self.hotkey.stop()
         self.settings.setValue("ui/geometry", self.window.saveGeometry())
         self.barge_in()
-        for task in (self._turn_task, self._load_task):
+        for task in (self._turn_task, self._load_task, self._preview_task):
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(BaseException):

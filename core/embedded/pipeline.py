@@ -157,23 +157,29 @@ class EmbeddedPipeline:
         return inputs.to(self.model.device)
 
     def prepare(
-        self, samples: np.ndarray, mode: str, prompt: str, history: Sequence[Exchange]
+        self,
+        samples: np.ndarray,
+        mode: str,
+        prompt: str,
+        history: Sequence[Exchange],
+        heard: str | None = None,
     ) -> Prepared:
         if mode == "transcribe":
             return Prepared(pieces=self.recognizer.segments(samples))
         started = time.perf_counter()
-        heard = self.recognizer.transcribe(samples)
+        known = heard is not None
+        if not known:
+            heard = self.recognizer.transcribe(samples)
         recognition_ms = (time.perf_counter() - started) * 1000
         if not heard:
             raise EngineError(
                 ErrorCode.NO_SPEECH, "speech recognition found no words in the clip"
             )
-        messages = [{"role": "system", "content": prompt}]
-        for turn in history:
-            messages.append({"role": "user", "content": turn.user_text or ""})
-            messages.append({"role": "assistant", "content": turn.answer})
-        messages.append({"role": "user", "content": heard})
-        stage_ms: dict[str, float] = {"recognition_ms": round(recognition_ms, 3)}
+        messages = self._messages(prompt, history, heard)
+        stage_ms: dict[str, Any] = {
+            "recognition_ms": round(recognition_ms, 3),
+            "recognised_while_recording": known,
+        }
         if self.llama is not None:
             return Prepared(
                 produce=self._llama_producer(messages, stage_ms),
@@ -187,6 +193,27 @@ class EmbeddedPipeline:
         )
         stage_ms["prompt_tokens"] = int(inputs["input_ids"].shape[-1])
         return Prepared(inputs=inputs, heard=heard, stage_ms=stage_ms)
+
+    @staticmethod
+    def _messages(
+        prompt: str, history: Sequence[Exchange], heard: str
+    ) -> list[dict[str, str]]:
+        messages = [{"role": "system", "content": prompt}]
+        for turn in history:
+            messages.append({"role": "user", "content": turn.user_text or ""})
+            messages.append({"role": "assistant", "content": turn.answer})
+        messages.append({"role": "user", "content": heard})
+        return messages
+
+    def preview(
+        self, samples: np.ndarray, prompt: str, history: Sequence[Exchange]
+    ) -> str | None:
+        """The clip so far, recognised; its prompt is computed into llama.cpp's cache, so
+        the final request only prefills what was said after this (usually nothing)."""
+        heard = self.recognizer.transcribe(samples)
+        if heard and self.llama is not None:
+            self.llama.prefill(self._messages(prompt, history, heard))
+        return heard or None
 
     def _llama_producer(self, messages: list[dict[str, str]], stage_ms: dict) -> Any:
         def produce(emit, cancel) -> None:
