@@ -1,0 +1,145 @@
+"""The embedded default's runtime, on its real packaged weights: Whisper sized to the clip,
+the chat model in llama.cpp in this process, and the preview that does the work while the
+key is still held."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import stat
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+
+from benchmarks.spoken import PIPER, speak
+from core import StreamingEngine, load_config
+from core.audio import resample
+from tests.conftest import collect, thread_names
+
+RATE = 16000
+
+
+@pytest.fixture(scope="module")
+def engine():
+    config = load_config(
+        overrides={
+            "model": {"id": "embedded"},
+            "memory": {"turns": 0},
+            "chunked_response": {"chunk_size_words": 1},
+        }
+    )
+    handler = signal.getsignal(signal.SIGINT)
+    engine = StreamingEngine(config)
+    asyncio.run(engine.initialize())
+    yield engine, handler
+    asyncio.run(engine.close())
+
+
+def spoken(text: str, silence_s: float = 0.0) -> np.ndarray:
+    samples, rate = speak(text, voice=PIPER)
+    return np.r_[
+        resample(samples, rate, RATE), np.zeros(int(silence_s * RATE), np.float32)
+    ]
+
+
+def test_the_default_is_the_larger_model_in_llama_cpp(engine):
+    engine, _ = engine
+    assert "qwen2.5-1.5b in llama.cpp" in engine.pipeline.description
+    assert "clip window" in engine.pipeline.description
+
+
+def test_no_tcp_port_and_a_private_socket_folder(engine):
+    """llama.cpp's server answers in-process; its listener is a Unix socket in a 0700
+    folder, so nothing on the network, or another local user, can reach the model."""
+    engine, _ = engine
+    listening = [
+        c for c in psutil.Process().net_connections(kind="inet") if c.status == "LISTEN"
+    ]
+    assert listening == []
+    folder = Path(engine.pipeline.llama._folder)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert [p.name for p in folder.iterdir()] == ["llama.sock"]
+
+
+def test_ctrl_c_still_reaches_python_after_loading(engine):
+    """llama.cpp installs its own SIGINT/SIGTERM handlers when its server starts; the engine
+    puts Python's back, or Ctrl+C would stop the model's loop instead of the program."""
+    _, before = engine
+    assert signal.getsignal(signal.SIGINT) is before
+    with pytest.raises(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGINT)
+
+
+async def test_a_preview_with_silence_after_it_is_reused(engine):
+    engine, _ = engine
+    question = "What is the capital of Italy?"
+    heard = await engine.preview(spoken(question, 0.2), sample_rate=RATE)
+    assert "italy" in heard.lower()
+    items = await collect(
+        engine.process_realtime_chunk_streaming(
+            spoken(question, 0.3), "p", sample_rate=RATE
+        )
+    )
+    final = items[-1]
+    assert final["success"] and final["heard"] == heard
+    timings = final["timings"]
+    assert timings["recognised_while_recording"] is True
+    # The prompt was computed during the preview: only the last token is evaluated again.
+    assert timings["cached_prompt_tokens"] >= timings["prompt_tokens"] - 2
+    assert "rome" in " ".join(i["text"] for i in items).lower()
+
+
+async def test_speech_after_the_preview_is_recognised_again(engine):
+    engine, _ = engine
+    start = spoken("What is the capital", 0.25)
+    await engine.preview(start, sample_rate=RATE)
+    whole = np.r_[start, spoken("of Japan?", 0.3)]
+    final = (
+        await collect(
+            engine.process_realtime_chunk_streaming(whole, "q", sample_rate=RATE)
+        )
+    )[-1]
+    assert final["timings"]["recognised_while_recording"] is False
+    assert "japan" in final["heard"].lower()
+    # Another recording entirely is never answered with the preview's words either.
+    await engine.preview(spoken("What is the capital of Italy?", 0.2), sample_rate=RATE)
+    other = spoken("How many days are there in a week?", 0.3)
+    final = (
+        await collect(
+            engine.process_realtime_chunk_streaming(other, "r", sample_rate=RATE)
+        )
+    )[-1]
+    assert final["timings"]["recognised_while_recording"] is False
+    assert "week" in final["heard"].lower()
+
+
+async def test_a_preview_of_silence_or_a_bad_clip_is_nothing(engine):
+    engine, _ = engine
+    assert await engine.preview(np.zeros(RATE, np.float32), sample_rate=RATE) is None
+    assert await engine.preview(np.zeros(10, np.float32), sample_rate=RATE) is None
+    assert await engine.preview("not audio", sample_rate=RATE) is None
+
+
+async def test_barge_in_stops_llama_cpp_within_a_token(engine):
+    engine, _ = engine
+    before = thread_names()
+    stream = engine.process_realtime_chunk_streaming(
+        spoken("Tell me a long story about a dragon and a knight."),
+        "s",
+        sample_rate=RATE,
+    )
+    pieces = [await anext(stream) for _ in range(2)]
+    assert all(p["success"] and p["text"] for p in pieces)
+    await asyncio.wait_for(stream.aclose(), 2)
+    # The model is free at once: the next turn answers normally.
+    final = (
+        await collect(
+            engine.process_realtime_chunk_streaming(
+                spoken("What is two plus three?"), "t", sample_rate=RATE
+            )
+        )
+    )[-1]
+    assert final["success"] and final["generated_tokens"] < 40
+    assert thread_names() == before
