@@ -2,11 +2,14 @@
 
 faster-whisper's ``transcribe`` pads every clip to Whisper's 30 s window, so a 4 s question
 costs as much as a 30 s one (~0.6-1.0 s on 2 CPU cores). CTranslate2's encoder also takes a
-shorter window: the clip plus a second of silence encodes ~10x faster with the same words on
-the project's spoken and real-speech sets (README, "Performance"). Whisper, shown less than 30
-s, tends to keep talking after the speech ends, so decoding runs with timestamps and stops
-at the clip's end: segments that start after the audio, and any token budget beyond a
-generous rate of speech, are dropped. ``window: full`` keeps faster-whisper's standard path.
+shorter window. Measured on the project's sets (benchmarks/evaluate_embedded.py), a window of
+the clip plus 1 s, at least 10 s, padded as faster-whisper pads (zero features), heard real
+recordings and piper's voice as well as the full window and espeak-ng's robotic voice
+slightly worse (12% against 10% WER on the questions), at a fifth of the time; a window of
+just the clip plus 1 s lost more of the robotic voice (15%). Whisper, shown less than 30 s,
+tends to keep talking after the speech ends, so decoding runs with timestamps and stops at
+the clip's end: segments that start after the audio, and any token budget beyond a generous
+rate of speech, are dropped. ``window: full`` keeps faster-whisper's standard path.
 """
 
 from __future__ import annotations
@@ -21,10 +24,12 @@ import numpy as np
 SAMPLE_RATE = 16000
 HOP = 160  # samples per feature frame
 MAX_SECONDS = 30.0
-# Silence after the clip: Whisper needs to "hear" the speech end (measured: 0.5 s lost words).
+# Room after the clip: Whisper needs to "hear" the speech end (measured: 0.5 s lost words).
 TAIL_S = 1.0
+MIN_WINDOW_S = 10.0
 # The encoder's input is rounded up to this many seconds, so a few shapes repeat.
 ROUND_S = 0.2
+FRAMES_PER_S = SAMPLE_RATE // HOP
 # A generous bound on tokens per second of speech (fast speech is ~4-5), plus a margin.
 TOKENS_PER_S, TOKENS_BASE = 6, 20
 
@@ -78,14 +83,16 @@ class Recognizer:
         import ctranslate2
 
         seconds = len(samples) / SAMPLE_RATE
-        total = min(
-            int(np.ceil((seconds + TAIL_S) / ROUND_S) * ROUND_S * SAMPLE_RATE),
-            int(MAX_SECONDS * SAMPLE_RATE),
+        window = min(
+            np.ceil(max(seconds + TAIL_S, MIN_WINDOW_S) / ROUND_S) * ROUND_S,
+            MAX_SECONDS,
         )
-        audio = np.zeros(total, np.float32)
-        audio[: min(len(samples), total)] = samples[:total]
-        frames = total // HOP // 2 * 2  # the encoder halves the frame count
-        features = self.whisper.feature_extractor(audio, padding=0)[:, :frames]
+        frames = (
+            int(window * FRAMES_PER_S) // 2 * 2
+        )  # the encoder halves the frame count
+        clip = self.whisper.feature_extractor(samples)[:, :frames]
+        features = np.zeros((clip.shape[0], frames), np.float32)
+        features[:, : clip.shape[1]] = clip
         model = self.whisper.model
         encoded = model.encode(
             ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])),
