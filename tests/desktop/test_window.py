@@ -377,3 +377,32 @@ def test_holding_past_the_clip_limit_warns_then_answers_the_clip(
     with qtbot.waitSignal(controller.turn_finished, timeout=30000):
         hold_space(window, sound, speech_like(seconds=1.0))
     assert len(bubbles(controller, UserBubble)) == 2
+
+
+def test_a_pause_while_holding_previews_the_clip_so_far(make_app, qtbot, sound):
+    """At a pause in speech (the key still held) the engine gets the clip so far, so a
+    release after the last word finds the recognition done; each pause once, none in
+    silence before any speech."""
+    controller = make_app()
+    previews = []
+
+    async def preview(clip, sample_rate):
+        previews.append((len(clip), sample_rate))
+
+    controller.engine.preview = preview
+    QApplication.sendEvent(controller.window, key(QEvent.Type.KeyPress))
+    sound.stream.feed(np.zeros(8000, np.float32))  # 0.5 s of silence: nothing said yet
+    sound.stream.feed(speech_like(seconds=1.0))
+    sound.stream.feed(np.zeros(8000, np.float32))  # a pause
+    qtbot.waitUntil(lambda: len(previews) == 1, timeout=2000)
+    # The preview came after 0.2 s of the pause, with everything recorded until then
+    # (the blocks reach the window as queued signals, so maybe a few more).
+    length, rate = previews[0]
+    assert rate == 16000 and 16000 * 1.7 <= length <= 16000 * 2.0
+    sound.stream.feed(np.zeros(8000, np.float32))  # the pause goes on: no second preview
+    sound.stream.feed(speech_like(seconds=0.5))
+    sound.stream.feed(np.zeros(4000, np.float32))
+    qtbot.waitUntil(lambda: len(previews) == 2, timeout=2000)
+    with qtbot.waitSignal(controller.turn_finished, timeout=30000):
+        QApplication.sendEvent(controller.window, key(QEvent.Type.KeyRelease))
+    assert len(previews) == 2
