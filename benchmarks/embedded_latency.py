@@ -1,13 +1,15 @@
-"""Per-stage latency of the embedded default for a spoken question, on this machine.
+"""Per-stage latency of the embedded default and the pipeline it replaced, side by side.
 
     .venv/bin/python -m benchmarks.embedded_latency [--runs 5] [--cold]
 
-Clip: resources/sample-question.wav (4.3 s, espeak-ng). Every figure is measured from the end
-of the clip, i.e. from the moment push-to-talk is released and the engine is called. Writes
-benchmarks/results/embedded_latency.json.
+Clip: resources/sample-question.wav (4.3 s, espeak-ng) and 0.3 s of silence, as when the
+speaker lets go of the key 0.3 s after the last word; pipelines that support it get the
+window's preview at the 0.2 s pause (``StreamingEngine.preview``). Every latency is measured
+from the release, i.e. the engine call; turns alternate between the pipelines. Decoding
+speed comes from a longer answer. Writes benchmarks/results/embedded_latency.json.
 
---cold also measures a first start on an empty cache (assemble, verify, convert: ~1 min and
-~1.7 GB of temporary disk).
+--cold also measures a first start of each on an empty cache (assemble, verify and, for the
+transformers runtime, convert: over a minute and ~3 GB of temporary disk).
 """
 
 from __future__ import annotations
@@ -20,98 +22,146 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import soundfile as sf
 
 from benchmarks.engine_overhead import machine
+from benchmarks.evaluate_embedded import PAUSE_S, PIPELINES, PREVIEW, RELEASE_S
 from core import StreamingEngine, load_config
+from core.audio import resample
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIP = ROOT / "resources" / "sample-question.wav"
+RATE = 16000
+LONG_QUESTION = "Can you give me three tips for sleeping better at night?"
 
 
 async def start(
-    chunk_words: int, cache_dir: str | None = None
+    name: str, cache_dir: str | None = None
 ) -> tuple[StreamingEngine, float]:
-    overrides = {
-        "model": {"id": "embedded"},
-        "memory": {"turns": 0},
-        "chunked_response": {"chunk_size_words": chunk_words},
-    }
+    embedded = dict(PIPELINES[name])
     if cache_dir:
-        overrides["embedded"] = {"cache_dir": cache_dir}
-    engine = StreamingEngine(load_config(overrides=overrides))
+        embedded["cache_dir"] = cache_dir
+    config = load_config(
+        overrides={
+            "model": {"id": "embedded"},
+            "embedded": embedded,
+            "memory": {"turns": 0},
+            "chunked_response": {"chunk_size_words": 1},
+        }
+    )
+    engine = StreamingEngine(config)
     started = time.perf_counter()
     await engine.initialize()
     return engine, time.perf_counter() - started
 
 
-async def turn(engine: StreamingEngine, samples, rate) -> dict:
-    first_item_ms = None
+async def turn(engine: StreamingEngine, speech: np.ndarray, preview: bool) -> dict:
+    if preview:
+        await engine.preview(
+            np.r_[speech, np.zeros(int(PAUSE_S * RATE), np.float32)], sample_rate=RATE
+        )
+        await asyncio.sleep(RELEASE_S - PAUSE_S)
+    clip = np.r_[speech, np.zeros(int(RELEASE_S * RATE), np.float32)]
+    started, first_word_ms, chunks = time.perf_counter(), None, 0
     async for item in engine.process_realtime_chunk_streaming(
-        samples, "bench", sample_rate=rate
+        clip, "bench", sample_rate=RATE
     ):
-        if item["text"] and first_item_ms is None:
-            first_item_ms = item["processing_time_ms"]
+        if item["text"]:
+            chunks += 1
+            if first_word_ms is None:
+                first_word_ms = (time.perf_counter() - started) * 1000
+            if chunks == 4:
+                fourth_word_ms = (time.perf_counter() - started) * 1000
         final = item
     assert final["success"], final
     t = final["timings"]
+    tokens = final["generated_tokens"]
     return {
+        "first_word_ms": first_word_ms,
+        "first_4_words_ms": fourth_word_ms if chunks >= 4 else None,
         "recognition_ms": t["recognition_ms"],
-        "prefill_ms": t["first_token_ms"] - t["call_to_generate_ms"],
-        "prompt_tokens": t["prompt_tokens"],
         "first_token_ms": t["first_token_ms"],
-        "first_text_ms": first_item_ms,
+        "prefill_ms": t.get(
+            "prefill_ms", t["first_token_ms"] - t["call_to_generate_ms"]
+        ),
         "total_ms": final["total_ms"],
-        "tokens_per_s": final["tokens_per_s"],
-        "answer": " ".join([final["heard"], "->", final["text"]]),
+        "decode_tokens_per_s": (tokens - 1)
+        / ((final["total_ms"] - t["first_token_ms"]) / 1000),
+        "generated_tokens": tokens,
+        "answer": f"{final['heard']} -> {final['text']}",
     }
 
 
+def _median(rows: list[dict], field: str) -> float | None:
+    values = [r[field] for r in rows if r[field] is not None]
+    return round(statistics.median(values), 1) if values else None
+
+
 async def measure(runs: int, cold: bool) -> dict:
+    from benchmarks.spoken import PIPER, speak
+
     samples, rate = sf.read(CLIP, dtype="float32")
-    results: dict = {"clip_s": len(samples) / rate}
+    question = resample(samples, rate, RATE)
+    long_question = resample(*speak(LONG_QUESTION, voice=PIPER), RATE)
+    results: dict = {name: {} for name in PIPELINES}
     if cold:
-        with tempfile.TemporaryDirectory(prefix="ptt-cold-") as cache:
-            engine, results["load_cold_s"] = await start(4, cache)
-            await engine.close()
-    for words, key in ((1, "word"), (4, "chunk")):
-        engine, load_s = await start(words)
-        results.setdefault("load_warm_s", load_s)
-        rows = [await turn(engine, samples, rate) for _ in range(runs)]
+        for name in PIPELINES:
+            with tempfile.TemporaryDirectory(prefix="ptt-cold-") as cache:
+                engine, results[name]["load_cold_s"] = await start(name, cache)
+                await engine.close()
+    engines = {}
+    for name in PIPELINES:
+        engines[name], results[name]["load_warm_s"] = await start(name)
+    rows: dict[str, list[dict]] = {name: [] for name in PIPELINES}
+    long_rows: dict[str, list[dict]] = {name: [] for name in PIPELINES}
+    for n in range(runs):
+        order = list(PIPELINES) if n % 2 == 0 else list(reversed(PIPELINES))
+        for name in order:
+            rows[name].append(await turn(engines[name], question, PREVIEW[name]))
+            long_rows[name].append(
+                await turn(engines[name], long_question, PREVIEW[name])
+            )
+    for name, engine in engines.items():
         await engine.close()
+        r = results[name]
         for field in (
+            "first_word_ms",
+            "first_4_words_ms",
             "recognition_ms",
             "prefill_ms",
-            "prompt_tokens",
             "first_token_ms",
             "total_ms",
         ):
-            results.setdefault(field, statistics.median(r[field] for r in rows))
-        results[f"first_{key}_ms"] = statistics.median(r["first_text_ms"] for r in rows)
-        results.setdefault(
-            "tokens_per_s", statistics.median(r["tokens_per_s"] for r in rows)
-        )
-        results.setdefault("example", rows[0]["answer"])
+            r[field] = _median(rows[name], field)
+        r["decode_tokens_per_s"] = _median(long_rows[name], "decode_tokens_per_s")
+        r["long_answer_tokens"] = _median(long_rows[name], "generated_tokens")
+        r["example"] = rows[name][0]["answer"]
+        r["settings"] = PIPELINES[name]
+    results["clip_s"] = round(len(question) / RATE, 2)
     return results
 
 
-def report(r: dict) -> str:
+def report(results: dict) -> str:
+    names = list(PIPELINES)
     lines = [
-        "| stage (from the end of the clip) | median |",
-        "|---|---|",
-        f"| speech recognition (whisper-base int8) | {r['recognition_ms']:.0f} ms |",
-        f"| prompt prefill ({r['prompt_tokens']:.0f} tokens, to the first token) | {r['prefill_ms']:.0f} ms |",
-        f"| **first answer word** (1-word chunks) | **{r['first_word_ms']:.0f} ms** |",
-        f"| first 4-word chunk (default) | {r['first_chunk_ms']:.0f} ms |",
-        f"| whole answer | {r['total_ms']:.0f} ms |",
-        f"| answer decoding | {r['tokens_per_s']:.1f} tokens/s |",
-        f"| load, warm cache (models prepared) | {r['load_warm_s']:.1f} s |",
+        "| from the release of the key | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
     ]
-    if "load_cold_s" in r:
-        lines.append(
-            f"| load, cold (assemble, verify, convert) | {r['load_cold_s']:.1f} s |"
-        )
-    lines.append(f"\nclip {r['clip_s']:.1f} s; e.g. {r['example']}")
+    for label, field in (
+        ("first answer word (ms)", "first_word_ms"),
+        ("first 4 words (ms)", "first_4_words_ms"),
+        ("speech recognition after the release (ms)", "recognition_ms"),
+        ("prompt prefill (ms)", "prefill_ms"),
+        ("whole answer (ms)", "total_ms"),
+        ("answer decoding (tokens/s)", "decode_tokens_per_s"),
+        ("load, warm cache (s)", "load_warm_s"),
+        ("load, cold: empty cache (s)", "load_cold_s"),
+    ):
+        values = [results[n].get(field) for n in names]
+        lines.append(f"| {label} | " + " | ".join(str(v) for v in values) + " |")
+    for name in names:
+        lines.append(f"\n{name}: {results[name]['example']}")
     return "\n".join(lines)
 
 

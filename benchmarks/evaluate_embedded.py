@@ -204,9 +204,9 @@ async def evaluate(quick: bool) -> dict:
         await engine.close()
 
     summary: dict[str, Any] = {}
-    for name in PIPELINES:
+    for name, settings in PIPELINES.items():
         mine = [r for r in rows if r["pipeline"] == name]
-        entry: dict[str, Any] = {"settings": PIPELINES[name]}
+        entry: dict[str, Any] = {"settings": settings}
         for voice in (PIPER, ESPEAK):
             subset = [r for r in mine if r["voice"] == voice]
             entry[voice] = {
