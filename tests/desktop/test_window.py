@@ -399,7 +399,8 @@ def test_a_pause_while_holding_previews_the_clip_so_far(make_app, qtbot, sound):
     # (the blocks reach the window as queued signals, so maybe a few more).
     length, rate = previews[0]
     assert rate == 16000 and 16000 * 1.7 <= length <= 16000 * 2.0
-    sound.stream.feed(np.zeros(8000, np.float32))  # the pause goes on: no second preview
+    # The pause goes on: no second preview.
+    sound.stream.feed(np.zeros(8000, np.float32))
     sound.stream.feed(speech_like(seconds=0.5))
     sound.stream.feed(np.zeros(4000, np.float32))
     qtbot.waitUntil(lambda: len(previews) == 2, timeout=2000)
