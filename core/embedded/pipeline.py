@@ -3,9 +3,11 @@ answers the transcript through the same streaming path as the audio models."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -94,56 +96,73 @@ class EmbeddedPipeline:
         if progress:
             progress("Loading the speech recogniser and the chat model", None)
         threads = settings.threads or torch.get_num_threads()
-        recognizer = Recognizer(
-            whisper_dir,
-            settings.recognizer_compute_type,
-            settings.language,
-            threads,
-            window=settings.recognizer_window,
-            beam_size=settings.recognizer_beam_size,
-        )
         whisper = f"whisper-base ({settings.recognizer_window} window)"
-        if runtime == "llama.cpp":
-            llama = LlamaChat(
+        system = [{"role": "system", "content": config.prompts.conversation}]
+
+        def load_llama() -> LlamaChat:
+            chat = LlamaChat(
                 chat_dir / packaged.filename, threads, gpu=device.type == "cuda"
             )
-            pipeline = cls(
+            try:  # kept computed for the first question, and a warm-up
+                chat.prefill(system)
+            except BaseException:
+                chat.close()
+                raise
+            return chat
+
+        # llama.cpp loads (and repacks its weights) on its own thread while Whisper loads
+        # and warms up here: a warm start takes the longer of the two, not their sum.
+        with ThreadPoolExecutor(1, thread_name_prefix="ptt-load") as pool:
+            loading = pool.submit(load_llama) if runtime == "llama.cpp" else None
+            try:
+                recognizer = Recognizer(
+                    whisper_dir,
+                    settings.recognizer_compute_type,
+                    settings.language,
+                    threads,
+                    window=settings.recognizer_window,
+                    beam_size=settings.recognizer_beam_size,
+                )
+                if progress:
+                    progress("Warming up", None)
+                recognizer.warm_up()
+            except BaseException:
+                if loading is not None:
+                    with contextlib.suppress(Exception):
+                        loading.result().close()
+                raise
+            llama = loading.result() if loading is not None else None
+        if llama is not None:
+            return cls(
                 recognizer,
                 f"embedded: {whisper} + {settings.chat_model} in llama.cpp on cpu",
                 llama=llama,
                 options=request_options(config.chunked_response.generation),
             )
-        else:
-            from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM, AutoTokenizer
 
-            dtype = chat_dtype(config.model.dtype, device)
-            model = (
-                AutoModelForCausalLM.from_pretrained(chat_dir, dtype=dtype)
-                .to(device)
-                .eval()
-            )
-            pipeline = cls(
-                recognizer,
-                f"embedded: {whisper} + {settings.chat_model} on {device}, {dtype}",
-                model=model,
-                tokenizer=AutoTokenizer.from_pretrained(chat_dir),
-            )
-        if progress:
-            progress("Warming up", None)
-        pipeline.warm_up(config.prompts.conversation)
+        dtype = chat_dtype(config.model.dtype, device)
+        model = (
+            AutoModelForCausalLM.from_pretrained(chat_dir, dtype=dtype)
+            .to(device)
+            .eval()
+        )
+        pipeline = cls(
+            recognizer,
+            f"embedded: {whisper} + {settings.chat_model} on {device}, {dtype}",
+            model=model,
+            tokenizer=AutoTokenizer.from_pretrained(chat_dir),
+        )
+        pipeline.warm_up()
         return pipeline
 
-    def warm_up(self, system_prompt: str) -> None:
-        """Pay first-call costs (allocator, kernel selection) at load, not on the first turn;
-        llama.cpp also keeps the system prompt computed for the first question."""
+    def warm_up(self) -> None:
+        """transformers: pay first-call costs (allocator, kernel selection) at load, not on
+        the first turn."""
         started = time.perf_counter()
-        self.recognizer.warm_up()
-        if self.llama is not None:
-            self.llama.prefill([{"role": "system", "content": system_prompt}])
-        else:
-            inputs = self._chat_inputs([{"role": "user", "content": "Hi"}])
-            with torch.inference_mode():
-                self.model.generate(**inputs, max_new_tokens=2, do_sample=False)
+        inputs = self._chat_inputs([{"role": "user", "content": "Hi"}])
+        with torch.inference_mode():
+            self.model.generate(**inputs, max_new_tokens=2, do_sample=False)
         log.info("warm-up took %.2f s", time.perf_counter() - started)
 
     def _chat_inputs(self, messages: list[dict[str, str]]):
