@@ -55,6 +55,7 @@ class LlamaChat:
             shutil.rmtree(self._folder, ignore_errors=True)
             raise
         self._lock = threading.Lock()  # llama.cpp serves one request at a time here
+        self._background: threading.Thread | None = None
 
     def stream(
         self,
@@ -107,7 +108,21 @@ class LlamaChat:
             messages, {"max_tokens": 0}, lambda text, tokens: None, threading.Event()
         )
 
+    def prefill_in_background(self, messages: Sequence[dict[str, str]]) -> None:
+        """``prefill`` on a thread of its own; a request made meanwhile waits for it."""
+
+        def run() -> None:
+            try:
+                self.prefill(messages)
+            except Exception as exc:  # noqa: BLE001 - only a head start is lost
+                log.warning("could not precompute the system prompt: %s", exc)
+
+        self._background = threading.Thread(target=run, name="ptt-llama-prefill")
+        self._background.start()
+
     def close(self) -> None:
+        if self._background is not None:
+            self._background.join()
         server, self.server = getattr(self, "server", None), None
         if server is not None:
             del server  # joins llama.cpp's loop thread

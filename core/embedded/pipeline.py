@@ -3,11 +3,9 @@ answers the transcript through the same streaming path as the audio models."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -97,42 +95,33 @@ class EmbeddedPipeline:
             progress("Loading the speech recogniser and the chat model", None)
         threads = settings.threads or torch.get_num_threads()
         whisper = f"whisper-base ({settings.recognizer_window} window)"
-        system = [{"role": "system", "content": config.prompts.conversation}]
-
-        def load_llama() -> LlamaChat:
-            chat = LlamaChat(
+        llama: LlamaChat | None = None
+        if runtime == "llama.cpp":
+            llama = LlamaChat(
                 chat_dir / packaged.filename, threads, gpu=device.type == "cuda"
             )
-            try:  # kept computed for the first question, and a warm-up
-                chat.prefill(system)
-            except BaseException:
-                chat.close()
-                raise
-            return chat
-
-        # llama.cpp loads (and repacks its weights) on its own thread while Whisper loads
-        # and warms up here: a warm start takes the longer of the two, not their sum.
-        with ThreadPoolExecutor(1, thread_name_prefix="ptt-load") as pool:
-            loading = pool.submit(load_llama) if runtime == "llama.cpp" else None
-            try:
-                recognizer = Recognizer(
-                    whisper_dir,
-                    settings.recognizer_compute_type,
-                    settings.language,
-                    threads,
-                    window=settings.recognizer_window,
-                    beam_size=settings.recognizer_beam_size,
-                )
-                if progress:
-                    progress("Warming up", None)
-                recognizer.warm_up()
-            except BaseException:
-                if loading is not None:
-                    with contextlib.suppress(Exception):
-                        loading.result().close()
-                raise
-            llama = loading.result() if loading is not None else None
+        try:
+            recognizer = Recognizer(
+                whisper_dir,
+                settings.recognizer_compute_type,
+                settings.language,
+                threads,
+                window=settings.recognizer_window,
+                beam_size=settings.recognizer_beam_size,
+            )
+            if progress:
+                progress("Warming up", None)
+            recognizer.warm_up()
+        except BaseException:
+            if llama is not None:
+                llama.close()
+            raise
         if llama is not None:
+            # The system prompt is computed after the engine is ready, on llama.cpp's side
+            # (a second of work a first question would otherwise wait for).
+            llama.prefill_in_background(
+                [{"role": "system", "content": config.prompts.conversation}]
+            )
             return cls(
                 recognizer,
                 f"embedded: {whisper} + {settings.chat_model} in llama.cpp on cpu",
