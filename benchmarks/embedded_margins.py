@@ -1,14 +1,18 @@
 """Measure the margins behind tests/test_embedded.py: its spoken questions in both voices,
-its memory pairs with and without memory, and the real human recordings.
+its memory pairs with and without memory, its transcribed sentence, and the real human
+recordings, all through the engine on the embedded default.
 
-    .venv/bin/python -m benchmarks.embedded_margins [--takes 3] [--dtype float32] [--json OUT]
+    .venv/bin/python -m benchmarks.embedded_margins [--takes 3] [--perturb] [--json OUT]
 
 Prints each clip's transcript and answer and the totals the tests' thresholds are set
 against. ``--takes N`` adds N varied piper readings of every question and pair (the voice's
-noise on, each take a little different): how far each sentence is from being misheard.
-Kernels differ between CPUs; to see roughly what an AVX2 CPU does, run on an AVX-512 one with
-``CT2_USE_MKL=0 CT2_FORCE_CPU_ISA=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2`` and
-``--dtype float32`` (what the default picks on a CPU without native bfloat16).
+noise on, each take a little different). ``--perturb`` hears every sentence of the tests 12
+ways (started 0-50 samples later, at 80% or 100% level) in both voices: a sentence heard
+exactly in all 12 is far from the recogniser's decision boundary; one heard two ways is near
+it, and differing CPU kernels (or even one machine from run to run) may flip it.
+``--dtype float32`` sets the chat model's dtype where it runs in transformers (on a CPU
+without native bfloat16 the default picks float32). To approximate an AVX2 CPU's recognition
+on an AVX-512 one: ``CT2_USE_MKL=0 CT2_FORCE_CPU_ISA=AVX2 ONEDNN_MAX_CPU_ISA=AVX2``.
 """
 
 from __future__ import annotations
@@ -19,12 +23,15 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from benchmarks import real_speech
 from benchmarks.spoken import (
     ESPEAK,
     PIPER,
+    normalise,
     normalised_word_error_rate,
     speak,
     speak_piper,
@@ -46,11 +53,55 @@ async def _ask(engine: StreamingEngine, text: str, voice: str, take: int) -> dic
     return {"heard": result.get("heard") or "", "answer": result["text"]}
 
 
-async def measure(dtype: str, takes: int) -> dict:
+# Small changes a real recording would bring: the clip starting 0-50 samples (0-3 ms) later,
+# at 80% or 100% of its level. Kernels that differ between CPUs move a borderline clip's
+# transcript the same way; a sentence heard exactly in all 12 is far from the boundary.
+SHIFTS = (0, 10, 20, 30, 40, 50)
+GAINS = (0.8, 1.0)
+
+
+async def robustness(engine: StreamingEngine, text: str, voice: str) -> dict:
+    """How many of 12 slightly altered readings of the sentence are heard exactly
+    (numbers and punctuation normalised), through the engine in transcribe mode."""
+    samples, rate = speak(text, voice=voice)
+    heard = []
+    for shift in SHIFTS:
+        for gain in GAINS:
+            altered = np.r_[np.zeros(shift, np.float32), samples] * np.float32(gain)
+            result = await engine.process_realtime_chunk(
+                altered, "r", "transcribe", sample_rate=rate
+            )
+            heard.append(result["text"])
+    exact = sum(normalise(h) == normalise(text) for h in heard)
+    return {
+        "text": text,
+        "voice": voice,
+        "exact": exact,
+        "of": len(heard),
+        "heard": heard,
+    }
+
+
+async def measure(dtype: str, takes: int, perturb: bool = False) -> dict:
     overrides = {"model": {"id": "embedded", "dtype": dtype}, "memory": {"turns": 4}}
     engine = StreamingEngine(load_config(overrides=overrides))
     await engine.initialize()
     report: dict = {"engine": engine.pipeline.description, "questions": {}}
+    if perturb:
+        report["robustness"] = []
+        texts = [q.question for q in QUESTIONS] + [TRANSCRIBED_SENTENCE]
+        for first, follow_up in MEMORY_PAIRS:
+            texts += [first, follow_up.question]
+        for voice in (PIPER, ESPEAK):
+            for text in dict.fromkeys(texts):
+                row = await robustness(engine, text, voice)
+                report["robustness"].append(row)
+                others = sorted(set(row["heard"]) - {text})
+                print(
+                    f"{voice} {row['exact']:2}/{row['of']} heard exactly: {text!r}"
+                    + (f" (also {others})" if row["exact"] < row["of"] else ""),
+                    flush=True,
+                )
     for voice, n_takes in ((PIPER, 1 + takes), (ESPEAK, 1)):
         for take in range(n_takes):
             rows = []
@@ -133,9 +184,14 @@ def main() -> None:
     parser.add_argument(
         "--dtype", default="auto", choices=("auto", "float32", "bfloat16")
     )
+    parser.add_argument(
+        "--perturb",
+        action="store_true",
+        help="also hear every sentence 12 ways (shifted, quieter): how robust it is",
+    )
     parser.add_argument("--json", type=Path, help="also write the full results here")
     args = parser.parse_args()
-    report = asyncio.run(measure(args.dtype, args.takes))
+    report = asyncio.run(measure(args.dtype, args.takes, args.perturb))
     print(f"\n{report['engine']}")
     n = len(QUESTIONS)
     for name, result in report["questions"].items():
@@ -150,6 +206,14 @@ def main() -> None:
         f"answered with no memory {sum(r['unprompted'] for r in memory)}/{len(memory)}"
     )
     print(f"real speech: corpus WER {report['real_speech']['wer']:.3f}")
+    for voice in (PIPER, ESPEAK):
+        rows = [r for r in report.get("robustness", []) if r["voice"] == voice]
+        if rows:
+            exact = sum(r["exact"] for r in rows)
+            total = sum(r["of"] for r in rows)
+            print(
+                f"robustness, {voice}: {exact}/{total} altered readings heard exactly"
+            )
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
 
