@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import stat
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -143,3 +144,20 @@ async def test_barge_in_stops_llama_cpp_within_a_token(engine):
     )[-1]
     assert final["success"] and final["generated_tokens"] < 40
     assert thread_names() == before
+
+
+def test_a_chat_model_closed_right_after_loading_does_not_hang(tmp_path):
+    """xllamacpp's server returns before its loop has started; closing it at once (a load
+    that fails later, a window closed during loading) must not wait forever."""
+    from core.embedded.assets import SMOLLM2_135M, assemble, default_cache_dir
+    from core.embedded.llama_chat import LlamaChat
+
+    gguf = assemble(SMOLLM2_135M, default_cache_dir()) / SMOLLM2_135M.filename
+    for _ in range(3):
+        chat = LlamaChat(gguf, threads=1, context_tokens=512)
+        folder = Path(chat._folder)
+        closing = threading.Thread(target=chat.close)
+        closing.start()
+        closing.join(30)
+        assert not closing.is_alive(), "LlamaChat.close() hung"
+        assert not folder.exists()

@@ -56,6 +56,7 @@ class LlamaChat:
             raise
         self._lock = threading.Lock()  # llama.cpp serves one request at a time here
         self._background: threading.Thread | None = None
+        self._served = False  # whether llama.cpp's loop has answered a request yet
 
     def stream(
         self,
@@ -97,6 +98,7 @@ class LlamaChat:
 
         with self._lock:
             self.server.handle_chat_completions(request, on_chunk)
+            self._served = True
         if failure:
             raise ChatError(failure[0])
         return stats
@@ -123,7 +125,13 @@ class LlamaChat:
     def close(self) -> None:
         if self._background is not None:
             self._background.join()
-        server, self.server = getattr(self, "server", None), None
+        server = getattr(self, "server", None)
+        if server is not None and not self._served:
+            # xllamacpp's Server returns before its loop runs, and stopping a loop that has
+            # not started yet waits forever; a request proves it is running.
+            with contextlib.suppress(Exception):
+                self.prefill([{"role": "user", "content": "."}])
+        self.server = None
         if server is not None:
             del server  # joins llama.cpp's loop thread
         with contextlib.suppress(OSError):
