@@ -45,6 +45,7 @@ class LlamaChat:
         params.cpuparams_batch.n_threads = threads
         params.n_gpu_layers = 999 if gpu else 0
         params.verbosity = -1  # llama.cpp's own log is not ours to print
+        params.warmup = False  # the first prefill warms up, after the app is ready
         self._folder = tempfile.mkdtemp(prefix="ptt-llama-")  # 0700
         params.hostnames = [os.path.join(self._folder, "llama.sock")]
         params.endpoint_metrics = False
@@ -110,11 +111,18 @@ class LlamaChat:
             messages, {"max_tokens": 0}, lambda text, tokens: None, threading.Event()
         )
 
-    def prefill_in_background(self, messages: Sequence[dict[str, str]]) -> None:
-        """``prefill`` on a thread of its own; a request made meanwhile waits for it."""
+    def prefill_in_background(
+        self,
+        messages: Sequence[dict[str, str]],
+        before: Callable[[], Any] | None = None,
+    ) -> None:
+        """``prefill`` (after ``before()``, other warm-up work) on a thread of its own; a
+        request made meanwhile waits for it."""
 
         def run() -> None:
             try:
+                if before is not None:
+                    before()
                 self.prefill(messages)
             except Exception as exc:  # noqa: BLE001 - only a head start is lost
                 log.warning("could not precompute the system prompt: %s", exc)

@@ -111,16 +111,19 @@ class EmbeddedPipeline:
             )
             if progress:
                 progress("Warming up", None)
-            recognizer.warm_up()
+            if llama is None:
+                recognizer.warm_up()
         except BaseException:
             if llama is not None:
                 llama.close()
             raise
         if llama is not None:
-            # The system prompt is computed after the engine is ready, on llama.cpp's side
-            # (a second of work a first question would otherwise wait for).
+            # First-call costs and the system prompt are paid after the engine is ready,
+            # on a thread of llama.cpp's chat (about 0.7 s a first question would otherwise
+            # wait for, and usually done before it is asked).
             llama.prefill_in_background(
-                [{"role": "system", "content": config.prompts.conversation}]
+                [{"role": "system", "content": config.prompts.conversation}],
+                before=recognizer.warm_up,
             )
             return cls(
                 recognizer,
