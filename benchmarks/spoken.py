@@ -17,9 +17,6 @@ from pathlib import Path
 import jiwer
 import numpy as np
 import soundfile as sf
-import yaml
-
-QUESTIONS_FILE = Path(__file__).resolve().parent / "spoken_questions.yaml"
 
 ESPEAK = "espeak-ng"
 PIPER = "piper"
@@ -38,13 +35,6 @@ class Question:
     def answered_by(self, answer: str) -> bool:
         words = set(re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)?", answer.lower()))
         return any(k.lower() in words for k in self.keywords)
-
-
-def load_questions(path: Path = QUESTIONS_FILE) -> list[Question]:
-    return [
-        Question(q["question"], tuple(q["keywords"]))
-        for q in yaml.safe_load(path.read_text())
-    ]
 
 
 def speak(

@@ -49,7 +49,7 @@ from tests.conftest import collect, thread_names
 from tests.netguard import MARK
 
 # Eight everyday questions with distinct one-word answers, chosen from 30 (the old
-# benchmarks/spoken_questions.yaml and six more) as those heard exactly in all 12 altered
+# the project's earlier 24-question set and six more) as those heard exactly in all 12 altered
 # piper readings and answered right by both the 1.5B and the earlier 0.5B chat model. Left
 # out: "capital of France" (piper's reading heard "capital of friends" in 4 of 12, and in one
 # whole run), "colour of the sky", "Romeo and Juliet", "Mona Lisa", "water boils", "plants'
