@@ -5,8 +5,9 @@
 Clip: resources/sample-question.wav (4.3 s, espeak-ng) and 0.3 s of silence, as when the
 speaker lets go of the key 0.3 s after the last word; pipelines that support it get the
 window's preview at the 0.2 s pause (``StreamingEngine.preview``). Every latency is measured
-from the release, i.e. the engine call; turns alternate between the pipelines. Decoding
-speed comes from a longer answer. Writes benchmarks/results/embedded_latency.json.
+from the release, i.e. the engine call. Each pipeline runs in a process of its own, as in
+the app, one after the other in the same run. Decoding speed comes from a longer answer.
+Writes benchmarks/results/embedded_latency.json.
 
 --cold also measures a first start of each on an empty cache (assemble, verify and, for the
 transformers runtime, convert: over a minute and ~3 GB of temporary disk).
@@ -121,33 +122,21 @@ def _median(rows: list[dict], field: str) -> float | None:
     return round(statistics.median(values), 1) if values else None
 
 
-async def measure(runs: int, cold: bool) -> dict:
+async def turns(name: str, runs: int) -> dict:
+    """The latency figures of one pipeline, alone in this process as in the app."""
     from benchmarks.spoken import PIPER, speak
 
     samples, rate = sf.read(CLIP, dtype="float32")
     question = resample(samples, rate, RATE)
     long_question = resample(*speak(LONG_QUESTION, voice=PIPER), RATE)
-    results: dict = {name: {} for name in PIPELINES}
-    # Start-up times in fresh processes, one pipeline at a time, as a user starts the app.
-    for name in PIPELINES:
-        if cold:
-            with tempfile.TemporaryDirectory(prefix="ptt-cold-") as cache:
-                results[name]["load_cold_s"] = load_in_fresh_process(name, cache)
-        warm = [load_in_fresh_process(name) for _ in range(3)]
-        results[name]["load_warm_s"] = round(statistics.median(warm), 2)
-    engines = {name: (await start(name))[0] for name in PIPELINES}
-    rows: dict[str, list[dict]] = {name: [] for name in PIPELINES}
-    long_rows: dict[str, list[dict]] = {name: [] for name in PIPELINES}
-    for n in range(runs):
-        order = list(PIPELINES) if n % 2 == 0 else list(reversed(PIPELINES))
-        for name in order:
-            rows[name].append(await turn(engines[name], question, PREVIEW[name]))
-            long_rows[name].append(
-                await turn(engines[name], long_question, PREVIEW[name])
-            )
-    for name, engine in engines.items():
-        await engine.close()
-        r = results[name]
+    engine, _ = await start(name)
+    rows, long_rows = [], []
+    for _ in range(runs):  # the two questions alternate: each finds the other's prompt
+        rows.append(await turn(engine, question, PREVIEW[name]))
+        long_rows.append(await turn(engine, long_question, PREVIEW[name]))
+    await engine.close()
+    r = {
+        field: _median(rows, field)
         for field in (
             "first_word_ms",
             "first_4_words_ms",
@@ -155,13 +144,39 @@ async def measure(runs: int, cold: bool) -> dict:
             "prefill_ms",
             "first_token_ms",
             "total_ms",
-        ):
-            r[field] = _median(rows[name], field)
-        r["decode_tokens_per_s"] = _median(long_rows[name], "decode_tokens_per_s")
-        r["long_answer_tokens"] = _median(long_rows[name], "generated_tokens")
-        r["example"] = rows[name][0]["answer"]
-        r["settings"] = PIPELINES[name]
-    results["clip_s"] = round(len(question) / RATE, 2)
+        )
+    }
+    r["decode_tokens_per_s"] = _median(long_rows, "decode_tokens_per_s")
+    r["long_answer_tokens"] = _median(long_rows, "generated_tokens")
+    r["example"] = rows[0]["answer"]
+    r["clip_s"] = round(len(question) / RATE, 2)
+    return r
+
+
+def in_fresh_process(*args: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.embedded_latency", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure(runs: int, cold: bool) -> dict:
+    """Each pipeline in processes of its own, one after the other: two pipelines in one
+    process would share CPU thread pools, which no user's app does."""
+    results: dict = {}
+    for name in PIPELINES:
+        r = results[name] = {"settings": PIPELINES[name]}
+        if cold:
+            with tempfile.TemporaryDirectory(prefix="ptt-cold-") as cache:
+                r["load_cold_s"] = round(load_in_fresh_process(name, cache), 2)
+        warm = [load_in_fresh_process(name) for _ in range(3)]
+        r["load_warm_s"] = round(statistics.median(warm), 2)
+        r.update(in_fresh_process("--only", name, "--runs", str(runs)))
+    results["clip_s"] = results[next(iter(PIPELINES))].pop("clip_s")
     return results
 
 
@@ -192,8 +207,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--cold", action="store_true")
+    parser.add_argument("--only", choices=list(PIPELINES), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    results = asyncio.run(measure(args.runs, args.cold))
+    if args.only:  # one pipeline's turns, for measure(): a JSON line on stdout
+        print(json.dumps(asyncio.run(turns(args.only, args.runs))))
+        return
+    results = measure(args.runs, args.cold)
     print(report(results))
     out = ROOT / "benchmarks" / "results" / "embedded_latency.json"
     out.parent.mkdir(exist_ok=True)

@@ -13,7 +13,9 @@
 Latency: the speaker lets go of the key 0.3 s after the last word, so each clip ends with
 0.3 s of silence. The window previews the clip at a 0.2 s pause (``StreamingEngine.preview``),
 i.e. 0.1 s before the release; the run does the same for the pipelines that support it.
-Questions alternate between the pipelines, so both see the same machine state.
+Questions alternate between the pipelines, so both see the same machine state. Both are
+loaded in this one process, where the other's thread pools slow llama.cpp somewhat (the app
+holds one): ``embedded_latency`` times each pipeline alone, and its figures are the headline.
 
 Writes benchmarks/results/evaluation.json (every row) and evaluation.md (tables).
 """
