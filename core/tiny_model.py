@@ -12,6 +12,16 @@ Sentence tokens get orthogonal embeddings and the LM head maps token *k*'s direc
 token *k+1* (and the last one to EOS); every other token shares one "start" direction that
 the head maps to the first sentence token.
 
+Two options make the answer depend on what the model is given, for tests that must see it:
+
+- ``transcript``: a second sentence, answered whenever the prompt holds the family's
+  transcription marker (:data:`TRANSCRIBE_MARKERS`). One attention head of the first layer
+  looks for the marker anywhere in the prompt and, when found, adds a "mode" direction that
+  the LM head turns into the transcript's first token.
+- ``runner_up_gap``: softer forcing, so sampling settings show: each reply token's logit is
+  12 and :data:`RUNNER_UP`'s is 12 minus the gap. Greedy decoding still says the sentence;
+  sampling strays from it as far as temperature and top_p let it.
+
 ``--size bench`` builds a ~100M-parameter random model of the same architecture instead,
 for benchmarks where a decoding step must cost what it does in real use (Voxtral gets a 32k
 vocabulary; Qwen2-Audio keeps its small trained one, so its LM head is cheap).
@@ -27,7 +37,16 @@ from pathlib import Path
 import torch
 
 TINY_SENTENCE = "Hello from the tiny test model, streaming every word in order."
+#: what a ``transcript`` model says to a transcription request (its tokens are distinct
+#: from each other and from TINY_SENTENCE's in both tokenizers)
+TINY_TRANSCRIPT = "The quick brown fox jumps over a lazy dog"
+#: the token a ``runner_up_gap`` model can stray to (one token in both tokenizers)
+RUNNER_UP = " capital"
 ARCHITECTURES = ("voxtral", "qwen2-audio")
+#: what tells a transcription request apart, per family: Voxtral's dedicated request ends
+#: with a control token; Qwen2-Audio transcribes through an ordinary prompt, so its marker
+#: is the word of the default transcribe prompt (config.yaml) that the conversation one lacks
+TRANSCRIBE_MARKERS = {"voxtral": "[TRANSCRIBE]", "qwen2-audio": " verbatim"}
 
 # Qwen2-Audio's chat tokens; the processor's default template relies on these names.
 _QWEN_SPECIALS = [
@@ -237,11 +256,41 @@ def _model(arch: str, vocab_size: int, audio_token_id: int, text: dict):
     return Qwen2AudioForConditionalGeneration(config)
 
 
+_REPLY_SCALE = (
+    50.0  # LM head weight per direction: reply logits of 400 after the final norm
+)
+_SOFT_LOGIT = 12.0  # a runner_up_gap model's reply logit
+_MODE_BONUS = (
+    10.0  # head weight of the "mode" direction on the transcript's first token
+)
+
+
 @torch.no_grad()
-def force_sentence(model, sentence_ids: list[int], eos_id: int) -> None:
-    """Set weights so greedy decoding emits ``sentence_ids`` then ``eos_id`` after any prompt."""
-    if len(set(sentence_ids)) != len(sentence_ids):
-        raise ValueError(f"sentence tokens must be distinct, got {sentence_ids}")
+def force_sentence(
+    model,
+    sentence_ids: list[int],
+    eos_id: int,
+    *,
+    keyed: tuple[int, list[int]] | None = None,
+    runner_up: tuple[int, float] | None = None,
+) -> None:
+    """Set weights so greedy decoding emits ``sentence_ids`` then ``eos_id`` after any prompt.
+
+    ``keyed=(marker_id, other_ids)``: emit ``other_ids`` instead when ``marker_id`` is anywhere
+    in the prompt. ``runner_up=(token_id, gap)``: reply logits of 12 and ``token_id`` at
+    ``12 - gap`` after every reply step, so that sampling can stray.
+    """
+    if keyed is not None and runner_up is not None:
+        raise ValueError("keyed and runner_up are separate tiny models; choose one")
+    chains = [list(sentence_ids)] + ([list(keyed[1])] if keyed else [])
+    replies = [t for chain in chains for t in chain]
+    if len(set(replies)) != len(replies):
+        raise ValueError(f"sentence tokens must be distinct, got {chains}")
+    others = [
+        t for t, _ in [keyed or (None, 0), runner_up or (None, 0)] if t is not None
+    ]
+    if set(others) & {*replies, eos_id}:
+        raise ValueError("the marker and runner-up must not be reply tokens")
     for name, module in model.named_modules():
         if "language_model" in name and name.endswith(
             ("self_attn.o_proj", "mlp.down_proj")
@@ -250,16 +299,61 @@ def force_sentence(model, sentence_ids: list[int], eos_id: int) -> None:
     embed = model.get_input_embeddings().weight
     head = model.get_output_embeddings().weight
     hidden = embed.shape[1]
-    if len(sentence_ids) + 1 > hidden:
+    if len(replies) + 3 > hidden:
         raise ValueError("sentence longer than the hidden size allows")
     basis = torch.eye(hidden, dtype=embed.dtype)
     embed.copy_(basis[0].expand_as(embed))  # every token: the "start" direction
     head.zero_()
-    chain = [*sentence_ids, eos_id]
-    for k, token in enumerate(chain):
-        head[token] = basis[k] * 50.0  # direction k predicts the k-th reply token
-        if k < len(sentence_ids):
-            embed[token] = basis[k + 1]
+    # The final norm scales a lone direction by sqrt(hidden).
+    scale = _REPLY_SCALE if runner_up is None else _SOFT_LOGIT / hidden**0.5
+    direction = 1  # the next unused direction
+    for number, chain in enumerate(chains):
+        previous = 0  # direction k predicts the k-th reply token
+        for token in chain:
+            if number == 0 or previous != 0:
+                head[token] = basis[previous] * scale
+            embed[token] = basis[direction]
+            previous, direction = direction, direction + 1
+        head[eos_id] += basis[previous] * scale
+    if runner_up is not None:
+        token, gap = runner_up
+        # Every direction in use predicts a reply token, and the runner-up a gap below it.
+        head[token] = basis[:direction].sum(0) * (_SOFT_LOGIT - gap) / hidden**0.5
+    if keyed is not None:
+        marker, mode = direction, direction + 1
+        embed[keyed[0]] = basis[marker]
+        _attend_to_marker(model, marker, mode)
+        # Without the mode the start direction favours the sentence by one unit (400 vs 392
+        # after the norm); with it (the norm then gives each direction ~5.7) the transcript
+        # wins by ~50, and the bonus (~57) stays far below a chain step (~283).
+        head[keyed[1][0]] = basis[0] * (scale - 1.0) + basis[mode] * _MODE_BONUS
+
+
+def _attend_to_marker(model, marker: int, mode: int) -> None:
+    """Head 0 of the first text layer: every position attends to the marker token wherever it
+    is in the prompt and copies a unit "mode" direction into the residual stream; with no
+    marker the head reads nothing. The audio projector is zeroed, so audio positions (zero
+    vectors) neither look like the marker nor add to the head's output."""
+    for name, module in model.named_modules():
+        if name.endswith("multi_modal_projector"):
+            for parameter in module.parameters():
+                parameter.zero_()
+    attention = next(
+        m
+        for n, m in model.named_modules()
+        if "language_model" in n and n.endswith("layers.0.self_attn")
+    )
+    for projection in (attention.q_proj, attention.k_proj, attention.v_proj):
+        projection.weight.zero_()
+        if projection.bias is not None:
+            projection.bias.zero_()
+    # The slowest rotary pair: the score hardly depends on the distance to the marker.
+    slow = attention.head_dim // 2 - 1
+    hidden = attention.q_proj.weight.shape[1]
+    attention.q_proj.weight[slow] = 1.0  # every token asks (8 after the layer norm)...
+    attention.k_proj.weight[slow, marker] = 2.0  # ...only the marker answers: score ~32
+    attention.v_proj.weight[0, marker] = 1.0 / hidden**0.5  # a unit value
+    attention.o_proj.weight[mode, 0] = 1.0
 
 
 def build(
@@ -268,12 +362,16 @@ def build(
     size: str = "tiny",
     deterministic: bool = True,
     sentence: str = TINY_SENTENCE,
+    transcript: str | None = None,
+    runner_up_gap: float | None = None,
 ) -> Path:
     """Write a model folder for ``arch`` ("voxtral" or "qwen2-audio") and return its path.
 
     The tiny model answers every prompt with ``sentence`` (its tokens must be distinct).
     ``deterministic=False`` keeps the random weights (tiny size only): the answer is then
-    arbitrary text, which tests use to check that streaming loses nothing.
+    arbitrary text, which tests use to check that streaming loses nothing. ``transcript``:
+    answer that instead to a transcription request. ``runner_up_gap``: let sampling stray
+    (see the module's docstring).
     """
     if arch not in ARCHITECTURES:
         raise ValueError(
@@ -303,12 +401,32 @@ def build(
         model = _model(arch, vocab_size, audio_token_id, text)
         if size == "tiny" and deterministic:
             ids = tokenizer.encode(sentence, add_special_tokens=False)
-            force_sentence(model, list(ids), eos_id)
+            keyed = runner_up = None
+            if transcript is not None:
+                other = tokenizer.encode(transcript, add_special_tokens=False)
+                keyed = (_marker_id(arch, tokenizer), list(other))
+            if runner_up_gap is not None:
+                runner_up = (_one_token(tokenizer, RUNNER_UP), runner_up_gap)
+            force_sentence(model, list(ids), eos_id, keyed=keyed, runner_up=runner_up)
         model.generation_config.eos_token_id = eos_id
         model.generation_config.pad_token_id = eos_id
         model.save_pretrained(out)
         processor.save_pretrained(out)
     return out
+
+
+def _one_token(tokenizer, text: str) -> int:
+    ids = tokenizer.encode(text, add_special_tokens=False)
+    if len(ids) != 1:
+        raise ValueError(f"{text!r} is {len(ids)} tokens in this tokenizer, not one")
+    return int(ids[0])
+
+
+def _marker_id(arch: str, tokenizer) -> int:
+    marker = TRANSCRIBE_MARKERS[arch]
+    if arch == "voxtral":  # a control token, which tekken never makes from text
+        return next(rank for rank, name in _VOXTRAL_SPECIALS.items() if name == marker)
+    return _one_token(tokenizer, marker)
 
 
 def main(argv: list[str] | None = None) -> None:
