@@ -23,6 +23,7 @@ from tests.conftest import (
     step_hook,
     thread_names,
 )
+from tests.model_calls import recorded_generate, reference_generate
 
 REQUIRED = {
     "success",
@@ -135,6 +136,7 @@ async def test_chunk_id_is_returned_unchanged(engine, chunk_id):
     ],
 )
 async def test_any_accepted_input_reaches_the_model(engine, make):
+    # That the model hears this very clip is tests/test_heard_audio.py's to show.
     items = await collect(
         engine.process_realtime_chunk_streaming(make(speech_like()), 1)
     )
@@ -157,22 +159,24 @@ async def test_other_sample_rates_are_resampled(engine, rate):
 @pytest.mark.parametrize("arch_name", ARCHS)
 @pytest.mark.parametrize("mode", ["conversation", "transcribe"])
 async def test_streamed_words_equal_plain_generate(random_models, arch_name, mode):
-    """A random-weight model answers arbitrary text; streaming must lose or split no word."""
+    """A random-weight model answers arbitrary text; streaming must lose or split no word.
+    The reference: plain generate on the inputs recorded at the model, with the configured
+    settings spelled out here, not taken from the engine."""
     engine = await make_engine(
         random_models[arch_name],
         chunked_response={"chunk_size_words": 3, "generation": {"max_new_tokens": 60}},
     )
     clip = speech_like(seconds=2.0)
-    items = await collect(engine.process_realtime_chunk_streaming(clip, 1, mode))
+    with recorded_generate(engine.pipeline.model) as calls:
+        items = await collect(engine.process_realtime_chunk_streaming(clip, 1, mode))
     assert items[-1]["success"], items[-1]
 
-    loaded = engine.pipeline
-    inputs = engine._prepare_turn(clip, mode).inputs
-    with torch.inference_mode():
-        out = loaded.model.generate(**inputs, **engine._generate_kwargs())
-    answer = loaded.tokenizer.decode(
-        out[0, inputs["input_ids"].shape[-1] :], skip_special_tokens=True
+    (call,) = calls
+    tokens = await reference_generate(
+        engine.pipeline.model, call, {"max_new_tokens": 60, "do_sample": False}
     )
+    assert call.new_tokens == tokens
+    answer = engine.pipeline.tokenizer.decode(tokens, skip_special_tokens=True)
     assert answer.split(), "the random model should say something"
     streamed = " ".join(i["text"] for i in items if i["text"])
     assert streamed == " ".join(answer.split())
