@@ -256,13 +256,12 @@ def _model(arch: str, vocab_size: int, audio_token_id: int, text: dict):
     return Qwen2AudioForConditionalGeneration(config)
 
 
-_REPLY_SCALE = (
-    50.0  # LM head weight per direction: reply logits of 400 after the final norm
-)
-_SOFT_LOGIT = 12.0  # a runner_up_gap model's reply logit
-_MODE_BONUS = (
-    10.0  # head weight of the "mode" direction on the transcript's first token
-)
+# LM head weight per direction: reply logits of 400 after the final norm.
+_REPLY_SCALE = 50.0
+# A runner_up_gap model's reply logit.
+_SOFT_LOGIT = 12.0
+# Head weight of the "mode" direction on the transcript's first token.
+_MODE_BONUS = 10.0
 
 
 @torch.no_grad()
@@ -286,10 +285,10 @@ def force_sentence(
     replies = [t for chain in chains for t in chain]
     if len(set(replies)) != len(replies):
         raise ValueError(f"sentence tokens must be distinct, got {chains}")
-    others = [
-        t for t, _ in [keyed or (None, 0), runner_up or (None, 0)] if t is not None
-    ]
-    if set(others) & {*replies, eos_id}:
+    others = {
+        t for t in (keyed and keyed[0], runner_up and runner_up[0]) if t is not None
+    }
+    if others & {*replies, eos_id}:
         raise ValueError("the marker and runner-up must not be reply tokens")
     for name, module in model.named_modules():
         if "language_model" in name and name.endswith(
@@ -310,7 +309,7 @@ def force_sentence(
     for number, chain in enumerate(chains):
         previous = 0  # direction k predicts the k-th reply token
         for token in chain:
-            if number == 0 or previous != 0:
+            if number == 0 or previous != 0:  # the transcript's first: keyed below
                 head[token] = basis[previous] * scale
             embed[token] = basis[direction]
             previous, direction = direction, direction + 1
