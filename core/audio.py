@@ -3,6 +3,7 @@ decide by energy whether it holds speech."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,10 +21,9 @@ def _invalid(detail: str) -> EngineError:
 
 
 def _as_numpy(audio: object) -> np.ndarray:
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a hard dependency of the engine
-        torch = None
+    # A caller holding a tensor has imported torch; importing it here would add ~2 s to a
+    # start-up that never needs it.
+    torch = sys.modules.get("torch")
     if torch is not None and isinstance(audio, torch.Tensor):
         if audio.is_complex():
             raise _invalid(f"complex tensors are not audio (got dtype {audio.dtype})")

@@ -37,7 +37,6 @@ from core.generation import (
     GenerationRun,
     LoopStreamer,
     StreamTimeout,
-    generate_work,
     passthrough_work,
     producer_work,
 )
@@ -447,16 +446,22 @@ class StreamingEngine:
         return kwargs
 
     def _start_generation(self, prepared: Prepared, chunk_id: Any) -> GenerationRun:
-        streamer = LoopStreamer(
-            self.pipeline.tokenizer,
-            asyncio.get_running_loop(),
-            self.config.chunked_response.streamer_timeout_s,
-        )
+        loop = asyncio.get_running_loop()
+        timeout = self.config.chunked_response.streamer_timeout_s
         if prepared.produce is not None:
-            work = producer_work(prepared.produce)
+            streamer, work = (
+                LoopStreamer(loop, timeout),
+                producer_work(prepared.produce),
+            )
         elif prepared.pieces is not None:
-            work = passthrough_work(prepared.pieces)
+            streamer, work = (
+                LoopStreamer(loop, timeout),
+                passthrough_work(prepared.pieces),
+            )
         else:
+            from core.hf_generation import GenerateStreamer, generate_work
+
+            streamer = GenerateStreamer(self.pipeline.tokenizer, loop, timeout)
             work = generate_work(
                 self.pipeline.model, prepared.inputs, self._generate_kwargs()
             )

@@ -1,11 +1,13 @@
-"""Text-producing work (``model.generate``, or recognition) in a background thread, its text
-delivered to an asyncio consumer.
+"""Text-producing work (``model.generate``, recognition, llama.cpp) in a background thread,
+its text delivered to an asyncio consumer.
 
-The streamer is a :class:`~transformers.TextIteratorStreamer` whose finalized text goes
-straight onto the event loop (``call_soon_threadsafe``) instead of a thread queue, so no
-consumer thread competes with torch for the CPU and the loop is woken only for non-empty text.
-A failure inside ``generate`` ends the stream at once and is re-raised to the consumer; a
-stop request ends generation after the current decoding step.
+Finalized text goes straight onto the event loop (``call_soon_threadsafe``) instead of a
+thread queue, so no consumer thread competes with the model for the CPU and the loop is woken
+only for non-empty text. A failure inside the work ends the stream at once and is re-raised
+to the consumer; a stop request ends the work after the current decoding step.
+
+Nothing here imports torch or transformers (about 2 s of start-up the embedded default does
+not need); ``model.generate``'s streamer is in :mod:`core.hf_generation`.
 """
 
 from __future__ import annotations
@@ -15,11 +17,7 @@ import concurrent.futures
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from typing import Any
-
-import torch
-from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+from collections.abc import AsyncIterator, Callable, Iterable
 
 log = logging.getLogger(__name__)
 
@@ -30,39 +28,15 @@ class StreamTimeout(Exception):
     """No text arrived within the streamer timeout."""
 
 
-class _CancelCriteria(StoppingCriteria):
-    def __init__(self, event: threading.Event) -> None:
-        self.event = event
+class LoopStreamer:
+    """Feeds an asyncio queue from the work's thread and counts generated tokens."""
 
-    def __call__(
-        self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs
-    ) -> torch.BoolTensor:
-        stop = self.event.is_set()
-        return torch.full(
-            (input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device
-        )
-
-
-class LoopStreamer(TextIteratorStreamer):
-    """A TextIteratorStreamer that feeds an asyncio queue and counts generated tokens."""
-
-    def __init__(
-        self, tokenizer: Any, loop: asyncio.AbstractEventLoop, timeout: float
-    ) -> None:
-        super().__init__(
-            tokenizer, skip_prompt=True, timeout=timeout, skip_special_tokens=True
-        )
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
         self.loop = loop
+        self.timeout = timeout
         self.pieces: asyncio.Queue = asyncio.Queue()
         self.generated_tokens = 0
         self.first_token_at: float | None = None
-
-    def put(self, value: torch.Tensor) -> None:
-        if not self.next_tokens_are_prompt:
-            self.generated_tokens += int(value.numel())
-            if self.first_token_at is None:
-                self.first_token_at = time.perf_counter()
-        super().put(value)
 
     def _send(self, item: object) -> None:
         try:
@@ -88,23 +62,6 @@ class LoopStreamer(TextIteratorStreamer):
 
 
 Work = Callable[[LoopStreamer, threading.Event], None]
-
-
-def generate_work(
-    model: Any, inputs: Mapping[str, Any], generate_kwargs: Mapping[str, Any]
-) -> Work:
-    """``model.generate`` streaming into the streamer, stoppable through the cancel event."""
-
-    def work(streamer: LoopStreamer, cancel: threading.Event) -> None:
-        with torch.inference_mode():
-            model.generate(
-                **inputs,
-                streamer=streamer,
-                stopping_criteria=StoppingCriteriaList([_CancelCriteria(cancel)]),
-                **generate_kwargs,
-            )
-
-    return work
 
 
 def passthrough_work(pieces: Iterable[tuple[str, int]]) -> Work:

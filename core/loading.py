@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from core.audio_lm import AudioLMPipeline
 from core.config import Config
 from core.pipeline import Pipeline, Progress
 from core.presets import EMBEDDED, model_files, resolve_preset
@@ -14,6 +13,8 @@ def load_pipeline(config: Config, progress: Progress | None = None) -> Pipeline:
         from core.embedded.pipeline import EmbeddedPipeline
 
         return EmbeddedPipeline.load(config, progress)
+    from core.audio_lm import AudioLMPipeline  # transformers: imported only when needed
+
     model_id = resolve_preset(config.model.id)
     folder = model_files(model_id, progress)
     if progress:

@@ -5,8 +5,12 @@ key is still held."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import signal
 import stat
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -161,3 +165,28 @@ def test_a_chat_model_closed_right_after_loading_does_not_hang(tmp_path):
         closing.join(30)
         assert not closing.is_alive(), "LlamaChat.close() hung"
         assert not folder.exists()
+
+
+def test_ptt_ask_on_the_default_never_imports_torch(tmp_path):
+    """The embedded default on a CPU needs neither torch nor transformers; importing them
+    would add ~2 s to every start of the window and of ``ptt-ask`` on 2 cores."""
+    clip = Path(__file__).resolve().parent.parent / "resources" / "sample-question.wav"
+    script = (
+        "import atexit, runpy, sys\n"
+        "atexit.register(lambda: print('LOADED', [m for m in ('torch', 'transformers')"
+        " if m in sys.modules], file=sys.stderr))\n"
+        f"sys.argv = ['ptt-ask', {str(clip)!r}, '--json']\n"
+        "runpy.run_module('core.cli', run_name='__main__')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "LOADED []" in done.stderr, done.stderr[-3000:]
+    final = json.loads(done.stdout.splitlines()[-1])
+    assert final["success"] and "paris" in final["text"].lower(), final

@@ -13,7 +13,7 @@ import torch
 from core.audio_lm import AudioLMPipeline
 from core.backends import backend_for
 from core.config import ModelSettings
-from core.devices import resolve_device, resolve_dtype
+from core.devices import device_kind, physical_cores, resolve_device, resolve_dtype
 from core.tiny_model import TINY_SENTENCE
 from tests.conftest import collect, make_engine, speech_like
 
@@ -55,6 +55,16 @@ def test_device_and_dtype_resolution():
         with pytest.raises(RuntimeError, match="no CUDA GPU is available"):
             resolve_device("cuda")
         assert resolve_device("auto").type == "cpu"
+
+
+def test_device_kind_agrees_with_torch_and_cores_with_torchs_default():
+    """The torch-free answers the embedded default starts with must be torch's own."""
+    for setting in ("auto", "cpu"):
+        assert device_kind(setting) == resolve_device(setting).type
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="no CUDA GPU is available"):
+            device_kind("cuda:0")
+    assert physical_cores() == torch.get_num_threads()
 
 
 async def test_bfloat16_on_cpu_when_the_config_asks(tiny_models):

@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from core.config import Config
-from core.devices import resolve_device
+from core.devices import device_kind, physical_cores
 from core.embedded.assets import (
     CHAT_MODELS,
     WHISPER_BASE,
@@ -37,22 +36,24 @@ def _cpu_has_fast_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def chat_dtype(setting: str, device: torch.device) -> torch.dtype:
+def chat_dtype(setting: str, device: str) -> Any:
     """bfloat16 on GPUs and on CPUs with native bf16 (about 2x faster than float32 there);
     float32 on other CPUs, where bf16 matmuls are emulated and slow."""
+    import torch
+
     if setting != "auto":
         return getattr(torch, setting)
-    if device.type == "cuda" or (device.type == "cpu" and _cpu_has_fast_bf16()):
+    if device == "cuda" or (device == "cpu" and _cpu_has_fast_bf16()):
         return torch.bfloat16
     return torch.float32
 
 
-def chat_runtime(setting: str, device: torch.device) -> str:
+def chat_runtime(setting: str, device: str) -> str:
     """llama.cpp on CPUs (quantised GGUF, about twice transformers' speed there); transformers
     on GPUs, since the llama.cpp wheel on PyPI is a CPU build."""
     if setting != "auto":
         return setting
-    return "transformers" if device.type != "cpu" else "llama.cpp"
+    return "transformers" if device != "cpu" else "llama.cpp"
 
 
 class EmbeddedPipeline:
@@ -84,7 +85,7 @@ class EmbeddedPipeline:
             else default_cache_dir()
         )
         packaged = CHAT_MODELS[settings.chat_model]
-        device = resolve_device(config.model.device)
+        device = device_kind(config.model.device)
         runtime = chat_runtime(settings.chat_runtime, device)
         whisper_dir = assemble(WHISPER_BASE, cache, progress)
         if runtime == "llama.cpp":
@@ -93,12 +94,14 @@ class EmbeddedPipeline:
             chat_dir = convert_gguf(packaged, cache, progress)
         if progress:
             progress("Loading the speech recogniser and the chat model", None)
-        threads = settings.threads or torch.get_num_threads()
+        threads = settings.threads or physical_cores()
         whisper = f"whisper-base ({settings.recognizer_window} window)"
         llama: LlamaChat | None = None
         if runtime == "llama.cpp":
+            # Not on a thread beside Whisper's load: xllamacpp's Server holds the GIL while
+            # it loads, so the two would run one after the other anyway.
             llama = LlamaChat(
-                chat_dir / packaged.filename, threads, gpu=device.type == "cuda"
+                chat_dir / packaged.filename, threads, gpu=device == "cuda"
             )
         try:
             recognizer = Recognizer(
@@ -136,15 +139,18 @@ class EmbeddedPipeline:
             )
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from core.devices import resolve_device
+
+        torch_device = resolve_device(config.model.device)
         dtype = chat_dtype(config.model.dtype, device)
         model = (
             AutoModelForCausalLM.from_pretrained(chat_dir, dtype=dtype)
-            .to(device)
+            .to(torch_device)
             .eval()
         )
         pipeline = cls(
             recognizer,
-            f"embedded: {whisper} + {settings.chat_model} on {device}, {dtype}",
+            f"embedded: {whisper} + {settings.chat_model} on {torch_device}, {dtype}",
             model=model,
             tokenizer=AutoTokenizer.from_pretrained(chat_dir),
         )
@@ -154,6 +160,8 @@ class EmbeddedPipeline:
     def warm_up(self) -> None:
         """transformers: pay first-call costs (allocator, kernel selection) at load, not on
         the first turn."""
+        import torch
+
         started = time.perf_counter()
         inputs = self._chat_inputs([{"role": "user", "content": "Hi"}])
         with torch.inference_mode():
