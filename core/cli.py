@@ -1,8 +1,10 @@
 """``ptt-ask CLIP.wav``: stream the assistant's answer to a recorded clip in a terminal.
 
 Plain text by default (the answer, chunk by chunk, as it arrives); ``--json`` prints one JSON
-object per chunk with every field. Exit status: 0 answered, 1 the engine reported an error
-item (its code is printed), 2 bad usage, config or input file, 3 the model failed to load.
+object per chunk with every field. ``--speak`` also says the answer aloud as it streams, and
+``--speak-to FILE.wav`` writes that speech to a file. Exit status: 0 answered, 1 the engine
+reported an error item (its code is printed), 2 bad usage, config, voice or input file, 3 the
+model failed to load.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ import numpy as np
 import soundfile as sf
 
 from core.config import MODES, Config, load_config
+from core.embedded.assets import default_cache_dir
 from core.engine import StreamingEngine
 from core.errors import ConfigError
+from core.speaker import DeviceSink, Sink, Speaker, SpeechOutputError, WavSink
+from core.voice import Voice, VoiceError, voice_file
 
 EXIT_OK, EXIT_ENGINE_ERROR, EXIT_USAGE, EXIT_LOAD = 0, 1, 2, 3
 
@@ -89,6 +94,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--model", help="model id or local folder, overriding model.id in the config"
     )
+    parser.add_argument(
+        "--speak", action="store_true", help="say the answer aloud as it streams"
+    )
+    parser.add_argument(
+        "--speak-to",
+        type=Path,
+        metavar="FILE.wav",
+        help="write the spoken answer to a WAV file",
+    )
     parser.add_argument("--stats", action="store_true", help="timing summary on stderr")
     parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
     return parser
@@ -128,13 +142,52 @@ def _print_item(item: dict[str, Any], as_json: bool, started: bool) -> bool:
     return started
 
 
+def _speaker(args: argparse.Namespace, config: Config) -> Speaker | None:
+    """The answer's speaker, when asked for; raises VoiceError for an unusable voice."""
+    settings = config.speech
+    if not (args.speak or args.speak_to or settings.enabled):
+        return None
+    cache = Path(config.embedded.cache_dir or default_cache_dir()).expanduser()
+    voice = Voice(voice_file(settings.voice, cache))
+    sink: Sink
+    if args.speak_to:
+        try:
+            sink = WavSink(args.speak_to, voice.sample_rate)
+        except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+            raise VoiceError(f"cannot write {args.speak_to}: {exc}") from None
+    else:
+        try:
+            sink = DeviceSink(voice.sample_rate)
+        except SpeechOutputError as exc:
+            print(f"ptt-ask: {exc}; the answer is only printed", file=sys.stderr)
+            return None
+    return Speaker(voice, sink, settings.rate, settings.clause_words)
+
+
 async def ask(args: argparse.Namespace) -> int:
     try:
         config = _config(args)
         samples, rate = read_clip(args.clip)
-    except (ConfigError, InputError) as exc:
+        speaker = _speaker(args, config)
+    except (ConfigError, InputError, VoiceError) as exc:
         print(f"ptt-ask: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        return await _answer(args, config, samples, rate, speaker)
+    finally:
+        if speaker is not None:
+            speaker.stop()  # a no-op after a finished answer; silences an interrupted one
+            speaker.wait()
+            speaker.sink.close()
+
+
+async def _answer(
+    args: argparse.Namespace,
+    config: Config,
+    samples: np.ndarray,
+    rate: int,
+    speaker: Speaker | None,
+) -> int:
     engine = StreamingEngine(config)
     print(f"Loading {config.model.id} ...", file=sys.stderr, flush=True)
     try:
@@ -149,6 +202,8 @@ async def ask(args: argparse.Namespace) -> int:
         )
         async for item in stream:
             started = _print_item(item, args.json, started)
+            if speaker is not None and item["text"]:
+                speaker.feed(item["text"] + " ")
             if not item["success"]:
                 status = EXIT_ENGINE_ERROR
                 print(
@@ -163,6 +218,17 @@ async def ask(args: argparse.Namespace) -> int:
                 )
     finally:
         await engine.close()
+    if speaker is not None and status == EXIT_OK:
+        speaker.finish()
+        await asyncio.to_thread(speaker.wait)
+        if speaker.error is not None:
+            print(f"ptt-ask: speech stopped: {speaker.error}", file=sys.stderr)
+        elif args.stats and speaker.first_sound_at is not None:
+            print(
+                f"[{len(speaker.spoken)} sentences spoken, first at"
+                f" {speaker.spoken[0][1] * 1000:.0f} ms after the first chunk]",
+                file=sys.stderr,
+            )
     return status
 
 

@@ -101,6 +101,17 @@ class EmbeddedSettings(_Section):
     cache_dir: str | None = None
 
 
+class SpeechSettings(_Section):
+    enabled: bool = False
+    voice: str = Field(
+        "joe",
+        min_length=1,
+        description="joe (the packaged US English voice) or the path of a piper .onnx voice",
+    )
+    rate: float = Field(1.0, ge=0.5, le=2.0)
+    clause_words: int = Field(12, ge=3, le=100)
+
+
 class MemorySettings(_Section):
     turns: int = Field(4, ge=0, le=50)
 
@@ -112,6 +123,7 @@ class Config(_Section):
     chunked_response: ChunkedResponseSettings = ChunkedResponseSettings()
     memory: MemorySettings = MemorySettings()
     prompts: PromptSettings = PromptSettings()
+    speech: SpeechSettings = SpeechSettings()
 
     def prompt_for(self, mode: str) -> str:
         return getattr(self.prompts, mode)

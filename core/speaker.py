@@ -1,0 +1,231 @@
+"""Speaking an answer while it streams: each finished sentence is synthesised on a worker
+thread and played in order while later text is still being generated.
+
+``Speaker.feed`` takes the answer's text as it arrives (from any thread, or the event loop);
+``finish`` says the answer is complete; ``stop`` is barge-in: the output falls silent within
+a few tens of milliseconds, queued sentences are dropped, and nothing more of this answer is
+heard. Synthesis and playback never run on the caller's thread.
+
+Sinks: :class:`DeviceSink` plays through sounddevice (PortAudio) from its own callback
+thread; :class:`WavSink` writes a file.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import queue
+import threading
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import soundfile as sf
+
+from core.sentences import SentenceSplitter
+from core.voice import Voice
+
+log = logging.getLogger(__name__)
+
+_END = object()
+
+
+class Sink(Protocol):
+    def write(self, samples: np.ndarray) -> None:
+        """Queue float32 mono samples for output, in order; may block while the output
+        is far behind."""
+        ...
+
+    def silence(self) -> None:
+        """Stop sounding at once and drop whatever is queued."""
+        ...
+
+    def drain(self) -> None:
+        """Block until everything written has been heard."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class SpeechOutputError(RuntimeError):
+    """No output device can play speech; the message says why."""
+
+
+class DeviceSink:
+    """Plays through an output device; PortAudio's callback pulls from a queue of blocks, so
+    silencing takes effect at its next call (one 10 ms block) plus the device's buffer."""
+
+    def __init__(
+        self,
+        sample_rate: int,
+        device: int | str | None = None,
+        block_s: float = 0.01,
+        backend: Any = None,
+    ) -> None:
+        if backend is None:
+            try:
+                import sounddevice as backend
+            except OSError as exc:
+                raise SpeechOutputError(
+                    f"audio output is unavailable: {exc} "
+                    "(on Debian/Ubuntu: apt-get install libportaudio2)"
+                ) from None
+        self.sample_rate = sample_rate
+        self.block = max(1, int(sample_rate * block_s))
+        self._lock = threading.Lock()
+        self._queued: collections.deque[np.ndarray] = collections.deque()
+        self._offset = 0  # samples of the first queued array already played
+        self._pending = 0  # samples queued and not yet played
+        self._idle = threading.Condition(self._lock)
+        self.underflows = 0  # times the device ran dry (audible as a click or gap)
+        try:
+            self._stream = backend.OutputStream(
+                samplerate=sample_rate,
+                channels=1,
+                dtype="float32",
+                device=device,
+                blocksize=self.block,
+                # as short as the device allows: what is buffered still plays after a stop
+                latency=2 * block_s,
+                callback=self._callback,
+            )
+            self._stream.start()
+        except Exception as exc:  # noqa: BLE001 - PortAudioError, ValueError: no device
+            raise SpeechOutputError(
+                f"no output device can play speech: {exc}"
+            ) from None
+
+    def _callback(self, out: np.ndarray, frames: int, _time: Any, status: Any) -> None:
+        if status.output_underflow:
+            self.underflows += 1
+        filled = 0
+        with self._lock:
+            while filled < frames and self._queued:
+                head = self._queued[0]
+                take = min(frames - filled, len(head) - self._offset)
+                out[filled : filled + take, 0] = head[
+                    self._offset : self._offset + take
+                ]
+                filled += take
+                self._offset += take
+                if self._offset == len(head):
+                    self._queued.popleft()
+                    self._offset = 0
+            self._pending -= filled
+            if not self._queued:
+                self._idle.notify_all()
+        out[filled:, 0] = 0.0
+
+    def write(self, samples: np.ndarray) -> None:
+        with self._lock:
+            self._queued.append(np.asarray(samples, np.float32))
+            self._pending += len(samples)
+
+    def silence(self) -> None:
+        with self._lock:
+            self._queued.clear()
+            self._offset = self._pending = 0
+            self._idle.notify_all()
+
+    def drain(self) -> None:
+        with self._lock:
+            while self._queued:
+                self._idle.wait(0.1)
+        # what the callback took is still in PortAudio's buffer
+        time.sleep(self._stream.latency + self.block / self.sample_rate)
+
+    def close(self) -> None:
+        self.silence()
+        self._stream.abort()
+        self._stream.close()
+
+
+class WavSink:
+    """Writes the speech to a WAV file (``ptt-ask --speak-to``)."""
+
+    def __init__(self, path: Path, sample_rate: int) -> None:
+        self.sample_rate = sample_rate
+        self._file = sf.SoundFile(
+            path, "w", samplerate=sample_rate, channels=1, subtype="PCM_16"
+        )
+
+    def write(self, samples: np.ndarray) -> None:
+        self._file.write(samples)
+
+    def silence(self) -> None:
+        pass  # a file keeps what was written
+
+    def drain(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class Speaker:
+    """One answer's speech: feed it text, then ``finish`` (or ``stop`` to barge in)."""
+
+    def __init__(
+        self, voice: Voice, sink: Sink, rate: float = 1.0, clause_words: int = 12
+    ) -> None:
+        self.voice, self.sink, self.rate = voice, sink, rate
+        self._splitter = SentenceSplitter(clause_words)
+        self._sentences: queue.Queue = queue.Queue()
+        self._stopped = threading.Event()
+        self._output = threading.Lock()  # a write never lands after a stop's silence
+        #: (sentence, seconds from the first ``feed`` to its first sample queued) in order
+        self.spoken: list[tuple[str, float]] = []
+        self.first_sound_at: float | None = None
+        self._started_at: float | None = None
+        self.error: BaseException | None = None
+        self._worker = threading.Thread(target=self._run, name="ptt-speaker")
+        self._worker.start()
+
+    def feed(self, text: str) -> None:
+        if self._started_at is None:
+            self._started_at = time.perf_counter()
+        if not self._stopped.is_set():
+            for sentence in self._splitter.feed(text):
+                self._sentences.put(sentence)
+
+    def finish(self) -> None:
+        """The answer is complete: speak what is left of it."""
+        if not self._stopped.is_set():
+            for sentence in self._splitter.flush():
+                self._sentences.put(sentence)
+        self._sentences.put(_END)
+
+    def stop(self) -> None:
+        """Barge-in: silence now, drop the rest of this answer."""
+        self._stopped.set()
+        with self._output:
+            self.sink.silence()
+        self._sentences.put(_END)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Until everything was spoken (or stopped); True when the worker is done."""
+        self._worker.join(timeout)
+        return not self._worker.is_alive()
+
+    @property
+    def speaking(self) -> bool:
+        return self._worker.is_alive()
+
+    def _run(self) -> None:
+        try:
+            while (sentence := self._sentences.get()) is not _END:
+                for samples in self.voice.synthesize(sentence, self.rate):
+                    with self._output:
+                        if self._stopped.is_set():
+                            return
+                        self.sink.write(samples)
+                    if self.first_sound_at is None:
+                        self.first_sound_at = time.perf_counter()
+                self.spoken.append(
+                    (sentence, time.perf_counter() - (self._started_at or 0.0))
+                )
+            self.sink.drain()
+        except Exception as exc:  # noqa: BLE001 - kept for the owner; text answers go on
+            self.error = exc
+            log.warning("speech stopped: %s", exc)
