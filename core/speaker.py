@@ -54,13 +54,14 @@ class SpeechOutputError(RuntimeError):
 
 class DeviceSink:
     """Plays through an output device; PortAudio's callback pulls from a queue of blocks, so
-    silencing takes effect at its next call (one 10 ms block) plus the device's buffer."""
+    a stop drops the queue and aborts the stream, discarding what the device has buffered."""
 
     def __init__(
         self,
         sample_rate: int,
         device: int | str | None = None,
-        block_s: float = 0.01,
+        block_s: float = 0.02,
+        latency_s: float = 0.1,
         backend: Any = None,
     ) -> None:
         if backend is None:
@@ -86,8 +87,9 @@ class DeviceSink:
                 dtype="float32",
                 device=device,
                 blocksize=self.block,
-                # as short as the device allows: what is buffered still plays after a stop
-                latency=2 * block_s,
+                # Room for a busy machine (a shorter buffer ran dry while the model answered);
+                # a stop discards it rather than letting it play out.
+                latency=latency_s,
                 callback=self._callback,
             )
             self._stream.start()
@@ -123,10 +125,12 @@ class DeviceSink:
             self._pending += len(samples)
 
     def silence(self) -> None:
+        """Drop the queue and what the device has buffered: nothing more is heard."""
         with self._lock:
             self._queued.clear()
             self._offset = self._pending = 0
             self._idle.notify_all()
+        self._stream.abort()  # discards PortAudio's buffer instead of playing it out
 
     def drain(self) -> None:
         with self._lock:
@@ -137,7 +141,6 @@ class DeviceSink:
 
     def close(self) -> None:
         self.silence()
-        self._stream.abort()
         self._stream.close()
 
 

@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog
 
 from core import StreamingEngine
+from core.embedded.assets import default_cache_dir
 from desktop_app import audio_io
 from desktop_app.audio_io import Recorder
 from desktop_app.export import TurnRecord, to_json, to_markdown
@@ -30,6 +31,7 @@ from desktop_app.global_hotkey import (
 )
 from desktop_app.main_window import MainWindow
 from desktop_app.push_to_talk import PushToTalk
+from desktop_app.speech_output import SpeechOutput
 from desktop_app.widgets.chat_view import AnswerBubble, UserBubble
 from desktop_app.widgets.key_dialog import KeyDialog
 
@@ -119,7 +121,17 @@ class Controller(QObject):
         window.mode_box.currentIndexChanged.connect(self._remember_mode)
         window.device_box.activated.connect(self._pick_device)
         window.key_button.clicked.connect(self.key_dialog)
+        config = engine.config
+        self.speech = SpeechOutput(
+            config.speech,
+            Path(config.embedded.cache_dir or default_cache_dir()).expanduser(),
+        )
+        self.speech.note.connect(window.chat.add_note)
+        self.speech.speaking_changed.connect(self._show_speaking)
+        window.stop_button.clicked.connect(self.stop_answer)
+        window.output_box.activated.connect(self._pick_output)
         self._restore()
+        window.speak_button.toggled.connect(self.set_speech)
 
     # -- start-up ----------------------------------------------------------------------------
 
@@ -130,6 +142,9 @@ class Controller(QObject):
         geometry = self.settings.value("ui/geometry")
         if geometry is not None:
             self.window.restoreGeometry(geometry)
+        speak = self.settings.value("speech/enabled", self.speech.enabled)
+        self.speech.enabled = speak in (True, "true")
+        self.window.speak_button.setChecked(self.speech.enabled)
 
     @property
     def mode(self) -> str:
@@ -141,6 +156,7 @@ class Controller(QObject):
         wanted = self.settings.value("audio/device_name")
         device = next((i for i, name in self._devices if name == wanted), None)
         self.recorder.open(device)
+        self._fill_outputs()
         if self.system_wide_wanted:
             # Unavailable this time (a Wayland session, say): say so, but keep the choice.
             self.set_system_wide(True, remember_failure=False)
@@ -169,6 +185,8 @@ class Controller(QObject):
         self.state = ModelState.READY
         log.info("window ready: %s", self.engine.pipeline.description)
         self._show_ready()
+        if self.speech.enabled:
+            asyncio.ensure_future(self.speech.prepare())
         if self.pending is not None:
             clip, rate = self.pending
             self.pending = None
@@ -206,6 +224,58 @@ class Controller(QObject):
         self.settings.setValue("audio/device_name", name)
         if self.recorder.open(device):
             self.window.chat.add_note(f"Microphone: {name or 'system default'}")
+
+    # -- spoken answers ----------------------------------------------------------------------
+
+    def _fill_outputs(self) -> None:
+        try:
+            self.speech.backend = self.recorder.backend
+        except OSError:
+            self.speech.backend = None  # no PortAudio: DeviceSink says so when asked
+        self._outputs = self.speech.output_devices() if self.speech.backend else []
+        box = self.window.output_box
+        box.clear()
+        box.addItem("System default", None)
+        for index, name in self._outputs:
+            box.addItem(name, index)
+        if not self._outputs:
+            box.setItemText(0, "No speaker found")
+        wanted = self.settings.value("speech/device_name")
+        for row in range(box.count()):
+            if box.itemText(row) == wanted:
+                box.setCurrentIndex(row)
+                self.speech.device = box.itemData(row)
+
+    def _pick_output(self, row: int) -> None:
+        self.speech.device = self.window.output_box.itemData(row)
+        self.settings.setValue(
+            "speech/device_name",
+            dict(self._outputs).get(self.speech.device),
+        )
+
+    def set_speech(self, enabled: bool) -> None:
+        """The speaker toggle: remembered; turning it off silences the answer being read."""
+        self.speech.enabled = enabled
+        self.settings.setValue("speech/enabled", enabled)
+        if enabled:
+            asyncio.ensure_future(self.speech.prepare())
+        else:
+            self.speech.stop()
+
+    def stop_answer(self) -> None:
+        """Stop: the streaming answer and its speech, without starting a recording."""
+        self.barge_in()
+
+    def _show_speaking(self, answer: AnswerBubble | None, speaking: bool) -> None:
+        if answer is not None:
+            answer.set_speaking(speaking)
+            if speaking:
+                log.info("speaking the answer")
+        self._update_stop()
+
+    def _update_stop(self) -> None:
+        answering = self._turn_task is not None and not self._turn_task.done()
+        self.window.stop_button.setEnabled(answering or self.speech.speaker is not None)
 
     def on_device_failed(self, message: str) -> None:
         if self.recorder.is_recording:
@@ -308,7 +378,9 @@ class Controller(QObject):
             )
 
     def barge_in(self) -> None:
-        """Stop a streaming answer: the engine stops within one decoding step."""
+        """Stop a streaming answer: the engine stops within one decoding step, and its
+        speech falls silent at once."""
+        self.speech.stop()
         if self._turn_task is not None and not self._turn_task.done():
             self._turn_task.cancel()
 
@@ -328,19 +400,30 @@ class Controller(QObject):
         turn = TurnRecord(mode=mode, clip_s=round(duration, 2))
         self.turns.append(turn)
         self.window.set_status("Answering…")
-        stream = self.engine.process_realtime_chunk_streaming(
-            clip, len(self.turns), mode, sample_rate=rate
-        )
+        self.window.stop_button.setEnabled(True)
+        speaker = None
         try:
+            if mode == "conversation":
+                speaker = await self.speech.start(answer)
+            stream = self.engine.process_realtime_chunk_streaming(
+                clip, len(self.turns), mode, sample_rate=rate
+            )
             async with contextlib.aclosing(stream):
                 async for item in stream:
                     self._show_item(item, user, answer, turn)
+                    if speaker is not None and item["text"]:
+                        speaker.feed(item["text"] + " ")
         except asyncio.CancelledError:
             turn.interrupted = True
             answer.mark_interrupted()
+            if speaker is not None:
+                speaker.stop()
         finally:
+            if speaker is not None:
+                speaker.finish()  # the rest of the answer; nothing after a stop
             self._show_ready()
             self.turn_finished.emit(turn)
+            QTimer.singleShot(0, self._update_stop)
 
     def _show_item(
         self,
@@ -498,6 +581,7 @@ class Controller(QObject):
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
+        self.speech.close()
         self.recorder.close()
         self.ptt.close()
         await self.engine.close()

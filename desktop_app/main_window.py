@@ -56,6 +56,11 @@ class MainWindow(QMainWindow):
         top.addStretch()
         top.addWidget(QLabel("Mic:"))
         top.addWidget(self.device_box)
+        self.output_box = QComboBox()
+        self.output_box.setToolTip("Where spoken answers are played")
+        self.output_box.setMinimumContentsLength(12)
+        top.addWidget(QLabel("Speaker:"))
+        top.addWidget(self.output_box)
 
         self.chat = ChatView()
 
@@ -65,6 +70,16 @@ class MainWindow(QMainWindow):
         self.talk_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.hint = QLabel()
         self.hint.setObjectName("hint")
+        self.speak_button = QPushButton("Speak answers")
+        self.speak_button.setCheckable(True)
+        self.speak_button.setToolTip("Read each answer aloud as it streams")
+        self.speak_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip(
+            "Stop the answer and its speech (pressing the talk key does too)"
+        )
+        self.stop_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.stop_button.setEnabled(False)
         self.key_button = QPushButton("Change…")
         self.key_button.setToolTip("Choose the push-to-talk key")
         self.key_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -73,6 +88,8 @@ class MainWindow(QMainWindow):
         bottom.addWidget(self.talk_button)
         bottom.addWidget(self.hint)
         bottom.addWidget(self.key_button)
+        bottom.addWidget(self.speak_button)
+        bottom.addWidget(self.stop_button)
 
         central = QWidget()
         column = QVBoxLayout(central)

@@ -25,7 +25,7 @@ from core.sentences import SentenceSplitter
 from core.speaker import DeviceSink, Speaker, WavSink
 from core.voice import Voice, VoiceError, voice_file
 from tests.conftest import thread_names
-from tests.desktop.servers import pulseaudio
+from tests.desktop.servers import Recording, pulseaudio, sounddevice_on
 
 ROOT = Path(__file__).resolve().parent.parent
 ANSWER = (
@@ -231,58 +231,11 @@ def test_stop_drops_the_rest_of_the_answer(voice, tmp_path):
 def pulse(tmp_path_factory):
     """A private PulseAudio server (default sink: a null sink; default source: its
     monitor), and sounddevice looking at it."""
-    saved = os.environ.get("XDG_RUNTIME_DIR")
-    with pulseaudio(tmp_path_factory.mktemp("pulse-runtime")) as env:
-        os.environ["XDG_RUNTIME_DIR"] = env["XDG_RUNTIME_DIR"]
-        import sounddevice
-
-        sounddevice._terminate()  # PortAudio lists devices once: look again, now
-        sounddevice._initialize()
-        try:
-            yield env, sounddevice
-        finally:
-            if saved is None:
-                os.environ.pop("XDG_RUNTIME_DIR", None)
-            else:
-                os.environ["XDG_RUNTIME_DIR"] = saved
-            sounddevice._terminate()
-            sounddevice._initialize()
-
-
-class Recording:
-    """The null sink's monitor, recorded in 10 ms blocks, each with the time it arrived."""
-
-    RATE = 16000
-
-    def __init__(self, sounddevice) -> None:
-        self.blocks: list[tuple[float, np.ndarray]] = []
-        self.stream = sounddevice.InputStream(
-            samplerate=self.RATE,
-            channels=1,
-            dtype="float32",
-            blocksize=self.RATE // 100,
-            latency="low",
-            callback=lambda data, frames, t, status: self.blocks.append(
-                (time.monotonic(), data[:, 0].copy())
-            ),
-        )
-        self.stream.start()
-
-    def stop(self) -> np.ndarray:
-        self.stream.stop()
-        self.stream.close()
-        return np.concatenate([b for _, b in self.blocks])
-
-    def last_sound_at(self, threshold_dbfs: float = -45.0) -> float:
-        """When the last block louder than the threshold was captured (arrival time less
-        the input latency PortAudio reports)."""
-        loud = [
-            at
-            for at, block in self.blocks
-            if 20 * np.log10(np.sqrt(np.mean(block**2)) + 1e-12) > threshold_dbfs
-        ]
-        assert loud, "nothing was heard"
-        return loud[-1] - self.stream.latency
+    with (
+        pulseaudio(tmp_path_factory.mktemp("pulse-runtime")) as env,
+        sounddevice_on(env) as sounddevice,
+    ):
+        yield env, sounddevice
 
 
 def test_speech_played_through_the_real_output_is_heard_back(pulse, voice, recognizer):

@@ -68,7 +68,11 @@ class AnswerBubble(QFrame):
         self.copy_button = QPushButton("Copy")
         self.copy_button.setToolTip("Copy this answer")
         self.copy_button.clicked.connect(self.copy)
+        self.speaking_label = QLabel("speaking…")
+        self.speaking_label.setObjectName("badges")
+        self.speaking_label.hide()
         row.addWidget(self.badges)
+        row.addWidget(self.speaking_label)
         row.addStretch()
         row.addWidget(self.copy_button)
         layout.addLayout(row)
@@ -100,6 +104,9 @@ class AnswerBubble(QFrame):
         self.text_label.setText(
             (self.text + " …" if self.chunks else "…") + "  [interrupted]"
         )
+
+    def set_speaking(self, speaking: bool) -> None:
+        self.speaking_label.setVisible(speaking)
 
     def copy(self) -> None:
         QGuiApplication.clipboard().setText(self.text)

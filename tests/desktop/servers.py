@@ -14,6 +14,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 
 @dataclass
@@ -120,3 +123,61 @@ def pulseaudio(runtime: Path) -> Iterator[dict[str, str]]:
             if process is not None:
                 process.terminate()
                 process.wait(10)
+
+
+@contextlib.contextmanager
+def sounddevice_on(env: dict[str, str]) -> Iterator[Any]:
+    """sounddevice looking at the private PulseAudio server of ``env`` (PortAudio lists
+    devices once, so it is initialised again, now and after)."""
+    saved = os.environ.get("XDG_RUNTIME_DIR")
+    os.environ["XDG_RUNTIME_DIR"] = env["XDG_RUNTIME_DIR"]
+    import sounddevice
+
+    sounddevice._terminate()
+    sounddevice._initialize()
+    try:
+        yield sounddevice
+    finally:
+        if saved is None:
+            os.environ.pop("XDG_RUNTIME_DIR", None)
+        else:
+            os.environ["XDG_RUNTIME_DIR"] = saved
+        sounddevice._terminate()
+        sounddevice._initialize()
+
+
+class Recording:
+    """What the null sink plays, recorded from its monitor in 10 ms blocks, each with the
+    time it arrived."""
+
+    RATE = 16000
+
+    def __init__(self, sounddevice: Any) -> None:
+        self.blocks: list[tuple[float, np.ndarray]] = []
+        self.stream = sounddevice.InputStream(
+            samplerate=self.RATE,
+            channels=1,
+            dtype="float32",
+            blocksize=self.RATE // 100,
+            latency="low",
+            callback=lambda data, frames, t, status: self.blocks.append(
+                (time.monotonic(), data[:, 0].copy())
+            ),
+        )
+        self.stream.start()
+
+    def stop(self) -> np.ndarray:
+        self.stream.stop()
+        self.stream.close()
+        return np.concatenate([b for _, b in self.blocks])
+
+    def last_sound_at(self, threshold_dbfs: float = -45.0) -> float:
+        """When the last block louder than the threshold arrived here: an upper bound on
+        when it was played (it also counts the capture path's own delay)."""
+        loud = [
+            at
+            for at, block in self.blocks
+            if 20 * np.log10(np.sqrt(np.mean(block**2)) + 1e-12) > threshold_dbfs
+        ]
+        assert loud, "nothing was heard"
+        return loud[-1]

@@ -1,0 +1,130 @@
+"""The window's spoken answers: the voice (loaded off the GUI thread on first use), the output
+device, and the speaker of the answer being read.
+
+Synthesis runs on the speaker's worker and playback in PortAudio's callback thread; the GUI
+thread only hands over text and polls, every 100 ms, whether the answer is still being read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from core.config import SpeechSettings
+from core.speaker import DeviceSink, Speaker, SpeechOutputError
+from core.voice import Voice, VoiceError, voice_file
+
+log = logging.getLogger(__name__)
+
+
+class SpeechOutput(QObject):
+    #: (the answer's owner given to ``start``, whether it is being read)
+    speaking_changed = Signal(object, bool)
+    #: something the user should know (no output device, an unusable voice)
+    note = Signal(str)
+
+    def __init__(
+        self, settings: SpeechSettings, cache_dir: Path, backend: Any = None
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.cache_dir = cache_dir
+        self.backend = backend  # sounddevice, or the tests' stand-in for the sound card
+        self.enabled = settings.enabled
+        self.device: int | None = None  # None: the system default
+        self.voice: Voice | None = None
+        self.speaker: Speaker | None = None
+        self._owner: Any = None
+        self._retiring: list[
+            tuple[Speaker, Any]
+        ] = []  # stopped, worker still winding down
+        self._loading: asyncio.Future | None = None
+        self._failed = False  # the voice could not be loaded: said once
+        self._poll = QTimer(self)
+        self._poll.setInterval(100)
+        self._poll.timeout.connect(self._check_done)
+
+    def output_devices(self) -> list[tuple[int, str]]:
+        try:
+            devices = self.backend.query_devices()
+        except Exception:  # noqa: BLE001 - no PortAudio, or it failed: no devices
+            return []
+        return [
+            (i, d["name"])
+            for i, d in enumerate(devices)
+            if d.get("max_output_channels", 0) > 0
+        ]
+
+    async def prepare(self) -> Voice | None:
+        """Load the voice on a worker thread (once); None when it cannot be used."""
+        if self.voice is not None or self._failed:
+            return self.voice
+        if self._loading is None:
+            self._loading = asyncio.ensure_future(asyncio.to_thread(self._load_voice))
+        try:
+            self.voice = await asyncio.shield(self._loading)
+        except VoiceError as exc:
+            self._failed = True
+            self.note.emit(f"Answers can't be spoken: {exc}")
+        return self.voice
+
+    def _load_voice(self) -> Voice:
+        return Voice(voice_file(self.settings.voice, self.cache_dir))
+
+    async def start(self, owner: Any = None) -> Speaker | None:
+        """A speaker for the answer about to stream, when speech is on and can be heard.
+        Stops whatever is still being read. ``owner`` (the answer's bubble) comes back with
+        ``speaking_changed``."""
+        self.stop()
+        if not self.enabled or await self.prepare() is None:
+            return None
+        try:
+            sink = DeviceSink(
+                self.voice.sample_rate, device=self.device, backend=self.backend
+            )
+        except SpeechOutputError as exc:
+            self.note.emit(f"{exc}. The answer is shown but not spoken.")
+            return None
+        self.speaker, self._owner = (
+            Speaker(self.voice, sink, self.settings.rate, self.settings.clause_words),
+            owner,
+        )
+        self._poll.start()
+        self.speaking_changed.emit(owner, True)
+        return self.speaker
+
+    def stop(self) -> None:
+        """Barge-in, Stop, or a new answer: silence now, drop what was left to say."""
+        if self.speaker is not None:
+            self.speaker.stop()
+            self._retire()
+
+    def _retire(self) -> None:
+        owner = self._owner
+        self._retiring.append((self.speaker, owner))
+        self.speaker = self._owner = None
+        self.speaking_changed.emit(owner, False)
+
+    def _check_done(self) -> None:
+        """Close the output of every speaker whose worker has finished."""
+        if self.speaker is not None and not self.speaker.speaking:
+            self._retire()
+        for speaker, owner in list(self._retiring):
+            if speaker.speaking:
+                continue
+            self._retiring.remove((speaker, owner))
+            speaker.sink.close()
+            if speaker.error is not None:
+                self.note.emit(f"Speaking stopped: {speaker.error}")
+        if self.speaker is None and not self._retiring:
+            self._poll.stop()
+
+    def close(self) -> None:
+        self.stop()
+        for speaker, _owner in self._retiring:
+            speaker.wait(5)
+        self._check_done()

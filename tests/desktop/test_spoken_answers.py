@@ -1,0 +1,141 @@
+"""Spoken answers in the window: the real window and engine (tiny model), real sounddevice
+streams on a private PulseAudio server (the question played into a null sink, the answer's
+speech played to it and recorded from its monitor), the packaged piper voice, and Whisper
+hearing the speech back."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from PySide6.QtCore import QEvent
+from PySide6.QtWidgets import QApplication
+
+from benchmarks.signals import speech_like
+from benchmarks.spoken import normalised_word_error_rate
+from core.audio import resample
+from core.embedded.assets import WHISPER_BASE, assemble, default_cache_dir
+from core.embedded.recognizer import Recognizer
+from core.tiny_model import TINY_SENTENCE
+from desktop_app.widgets.chat_view import AnswerBubble, NoteLabel
+from tests.conftest import thread_names
+from tests.desktop.servers import Recording, pulseaudio, sounddevice_on
+from tests.desktop.test_window import bubbles, hold_space, key
+
+SAMPLE_CLIP = Path(__file__).resolve().parents[2] / "resources" / "sample-question.wav"
+
+
+@pytest.fixture(scope="module")
+def pulse(tmp_path_factory):
+    with (
+        pulseaudio(tmp_path_factory.mktemp("pulse-runtime")) as env,
+        sounddevice_on(env) as sounddevice,
+    ):
+        yield env, sounddevice
+
+
+@pytest.fixture(scope="module")
+def question(tmp_path_factory):
+    """The sample question with silence in front (a new stream's start is dropped)."""
+    samples, rate = sf.read(SAMPLE_CLIP, dtype="float32")
+    path = tmp_path_factory.mktemp("clip") / "question.wav"
+    sf.write(path, np.r_[np.zeros(rate // 10, np.float32), samples], rate)
+    return path
+
+
+def ask(controller, qtbot, env, question) -> None:
+    """Hold the key while the question plays into the microphone, then let go."""
+    QApplication.sendEvent(controller.window, key(QEvent.Type.KeyPress))
+    player = subprocess.Popen(["paplay", "--device=vsink", str(question)], env=env)
+    qtbot.waitUntil(lambda: player.poll() is not None, timeout=20000)
+    qtbot.wait(200)
+    QApplication.sendEvent(controller.window, key(QEvent.Type.KeyRelease))
+
+
+def speaking_app(make_app, qtbot, sounddevice):
+    controller = make_app(backend=sounddevice, speech={"enabled": True})
+    qtbot.waitUntil(lambda: controller.speech.voice is not None, timeout=30000)
+    assert controller.window.speak_button.isChecked()
+    return controller
+
+
+def test_the_answer_is_spoken_and_heard_back(make_app, qtbot, pulse, question):
+    env, sounddevice = pulse
+    controller = speaking_app(make_app, qtbot, sounddevice)
+    ask(controller, qtbot, env, question)
+    recording = Recording(sounddevice)  # after the question: only the answer is heard
+    qtbot.waitUntil(lambda: controller.speech.speaker is not None, timeout=30000)
+    (answer,) = bubbles(controller, AnswerBubble)
+    assert not answer.speaking_label.isHidden()  # "speaking…" on the answer being read
+    assert controller.window.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: controller.speech.speaker is None, timeout=30000)
+    qtbot.wait(200)
+    samples = recording.stop()
+    assert answer.text == TINY_SENTENCE
+    assert answer.speaking_label.isHidden()
+    assert not controller.window.stop_button.isEnabled()
+    # Whisper base hears piper's reading of the tiny model's sentence near word-perfectly;
+    # 0.25 allows 3 of its 12 words, while silence or another sentence scores ~1.
+    whisper = Recognizer(assemble(WHISPER_BASE, default_cache_dir()), "int8", "en", 2)
+    heard = whisper.transcribe(resample(samples, Recording.RATE, 16000))
+    assert normalised_word_error_rate([TINY_SENTENCE], [heard]) <= 0.25, heard
+
+
+@pytest.mark.parametrize("how", ["talk key", "stop button"])
+def test_talking_or_stop_silences_the_answer_at_once(
+    make_app, qtbot, pulse, question, how
+):
+    env, sounddevice = pulse
+    controller = speaking_app(make_app, qtbot, sounddevice)
+    ask(controller, qtbot, env, question)
+    recording = Recording(sounddevice)
+    qtbot.waitUntil(lambda: controller.speech.speaker is not None, timeout=30000)
+    speaker = controller.speech.speaker
+    qtbot.waitUntil(lambda: speaker.first_sound_at is not None, timeout=30000)
+    qtbot.wait(600)  # mid-sentence
+    stopped_at = time.monotonic()
+    if how == "talk key":
+        QApplication.sendEvent(controller.window, key(QEvent.Type.KeyPress))
+    else:
+        controller.window.stop_button.click()
+    qtbot.waitUntil(lambda: not speaker.speaking, timeout=5000)
+    qtbot.wait(500)
+    recording.stop()
+    silence_ms = (recording.last_sound_at() - stopped_at) * 1000
+    assert silence_ms <= 50, f"still sounding {silence_ms:.0f} ms after the {how}"
+    assert controller.recorder.is_recording == (how == "talk key")
+    if how == "talk key":
+        QApplication.sendEvent(controller.window, key(QEvent.Type.KeyRelease))
+    qtbot.waitUntil(lambda: controller.speech.speaker is None, timeout=10000)
+    qtbot.waitUntil(lambda: "ptt-speaker" not in thread_names(), timeout=5000)
+
+
+def test_the_speaker_toggle_is_remembered_and_off_means_silent(
+    make_app, qtbot, pulse, question, settings
+):
+    env, sounddevice = pulse
+    controller = speaking_app(make_app, qtbot, sounddevice)
+    controller.window.speak_button.click()  # off
+    assert settings.value("speech/enabled") in (False, "false")
+    with qtbot.waitSignal(controller.turn_finished, timeout=30000):
+        ask(controller, qtbot, env, question)
+    assert controller.speech.speaker is None
+    assert bubbles(controller, AnswerBubble)[-1].text == TINY_SENTENCE
+    again = make_app(backend=sounddevice, speech={"enabled": True})
+    assert not again.window.speak_button.isChecked()  # the user's choice wins
+
+
+def test_no_output_device_is_a_note_and_the_answer_still_shows(make_app, qtbot, sound):
+    """The fake sound card has a microphone and no speaker: PortAudio cannot open one."""
+    controller = make_app(speech={"enabled": True})
+    qtbot.waitUntil(lambda: controller.speech.voice is not None, timeout=30000)
+    with qtbot.waitSignal(controller.turn_finished, timeout=30000):
+        hold_space(controller.window, sound, speech_like())
+    notes = [w.text() for w in bubbles(controller, NoteLabel)]
+    assert any("no output device can play speech" in n for n in notes), notes
+    assert bubbles(controller, AnswerBubble)[-1].text == TINY_SENTENCE
+    assert controller.window.output_box.itemText(0) == "No speaker found"
