@@ -58,6 +58,7 @@ def main() -> None:
         run("benchmarks.memory_prefill")
         run("benchmarks.soak", str(TINY), "--json", str(RESULTS / "soak.json"))
         run("benchmarks.evaluate_embedded")
+        run("benchmarks.speech_latency")
 
     engine, embedded = load("engine_overhead.json"), load("embedded_latency.json")
     gui, soak, evaluation = (
@@ -66,6 +67,7 @@ def main() -> None:
         load("evaluation.json"),
     )
     memory = load("memory_prefill.json")
+    speech = load("speech_latency.json")
     report = {
         "engine_throughput_ratio": round(
             engine["throughput"]["engine_throughput_ratio"], 4
@@ -121,6 +123,11 @@ def main() -> None:
             / max(len(memory["rows"]) - 1, 1),
             1,
         ),
+        "speech": {
+            "first_sound_ms": speech["first_sound_ms"],
+            "synthesis_realtime_factor": speech["synthesis_realtime_factor"],
+            "barge_in_silence_ms_max": speech["barge_in_silence_ms_max"],
+        },
         "machine": machine(),
     }
     (RESULTS / "report.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -153,6 +160,18 @@ def main() -> None:
         (
             "audio-model memory: prefill added per remembered turn (ms, CPU)",
             report["memory_prefill_ms_per_turn"],
+        ),
+        (
+            "spoken answer: key release to first sound, sample question (ms)",
+            report["speech"]["first_sound_ms"],
+        ),
+        (
+            "spoken answer: synthesis speed (seconds of speech per second)",
+            report["speech"]["synthesis_realtime_factor"],
+        ),
+        (
+            "spoken answer: barge-in to silence, worst of 5 (ms; target <= 50)",
+            report["speech"]["barge_in_silence_ms_max"],
         ),
     ]
     m = report["machine"]

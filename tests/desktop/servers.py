@@ -165,6 +165,10 @@ class Recording:
             ),
         )
         self.stream.start()
+        # A new server's monitor takes a moment to deliver its first block.
+        deadline = time.monotonic() + 5
+        while not self.blocks and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def stop(self) -> np.ndarray:
         self.stream.stop()

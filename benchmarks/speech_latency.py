@@ -1,0 +1,145 @@
+"""Spoken answers on the embedded default: key release to first sound, piper's synthesis speed,
+and how fast a barge-in silences the output.
+
+    .venv/bin/python -m benchmarks.speech_latency [--runs 5]
+
+Release to first sound: the sample question as the window sends it (the preview at the 0.2 s
+pause, released 0.3 s after the last word), the answer spoken through a real output stream on
+a private PulseAudio server; measured from the engine call to the moment the first samples
+reach the output stream, plus the output's own latency as PortAudio reports it. Synthesis:
+seconds of speech per second of work, per sentence, while nothing else runs. Barge-in: the
+last loud 10 ms block recorded from the sink's monitor, after ``stop`` (an upper bound: it
+includes the capture path's delay). Writes benchmarks/results/speech_latency.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from benchmarks.embedded_latency import CLIP, RATE, start
+from benchmarks.evaluate_embedded import PAUSE_S, RELEASE_S
+from core.audio import resample
+from core.embedded.assets import default_cache_dir
+from core.speaker import DeviceSink, Speaker
+from core.voice import Voice, voice_file
+from tests.desktop.servers import Recording, pulseaudio, sounddevice_on
+
+ROOT = Path(__file__).resolve().parent.parent
+SENTENCES = [
+    "The capital of France is Paris.",
+    "Try to go to bed at the same time every night, even at the weekend.",
+    "There are seven days in a week.",
+    "Water boils at one hundred degrees Celsius at sea level.",
+]
+
+
+def synthesis_rtf(voice: Voice) -> float:
+    rates = []
+    for sentence in SENTENCES * 2:
+        started = time.perf_counter()
+        audio = np.concatenate(list(voice.synthesize(sentence)))
+        rates.append((len(audio) / voice.sample_rate) / (time.perf_counter() - started))
+    return statistics.median(rates)
+
+
+async def first_sound(engine, voice: Voice, sounddevice, speech: np.ndarray) -> dict:
+    await engine.preview(
+        np.r_[speech, np.zeros(int(PAUSE_S * RATE), np.float32)], sample_rate=RATE
+    )
+    await asyncio.sleep(RELEASE_S - PAUSE_S)
+    clip = np.r_[speech, np.zeros(int(RELEASE_S * RATE), np.float32)]
+    sink = DeviceSink(voice.sample_rate, backend=sounddevice)
+    speaker = Speaker(voice, sink)
+    started = time.perf_counter()
+    first_word = None
+    async for item in engine.process_realtime_chunk_streaming(
+        clip, "speech", sample_rate=RATE
+    ):
+        if item["text"]:
+            first_word = first_word or time.perf_counter()
+            speaker.feed(item["text"] + " ")
+    speaker.finish()
+    await asyncio.to_thread(speaker.wait)
+    result = {
+        "first_word_ms": (first_word - started) * 1000,
+        "first_sound_queued_ms": (speaker.first_sound_at - started) * 1000,
+        "output_latency_ms": sink._stream.latency * 1000,
+    }
+    sink.close()
+    return result
+
+
+def barge_in_ms(voice: Voice, sounddevice) -> float:
+    recording = Recording(sounddevice)
+    speaker = Speaker(voice, DeviceSink(voice.sample_rate, backend=sounddevice))
+    speaker.feed(" ".join(SENTENCES) + " ")
+    speaker.finish()
+    while speaker.first_sound_at is None:
+        time.sleep(0.01)
+    time.sleep(0.8)
+    stopped_at = time.monotonic()
+    speaker.stop()
+    speaker.wait(5)
+    time.sleep(0.4)
+    speaker.sink.close()
+    recording.stop()
+    return (recording.last_sound_at() - stopped_at) * 1000
+
+
+async def measure(runs: int) -> dict:
+    voice = Voice(voice_file("joe", default_cache_dir()))
+    rtf = synthesis_rtf(voice)
+    samples, rate = sf.read(CLIP, dtype="float32")
+    speech = resample(samples, rate, RATE)
+    with (
+        tempfile.TemporaryDirectory() as runtime,
+        pulseaudio(Path(runtime)) as env,
+        sounddevice_on(env) as sounddevice,
+    ):
+        engine, _ = await start("now")
+        rows = [
+            await first_sound(engine, voice, sounddevice, speech) for _ in range(runs)
+        ]
+        await engine.close()
+        barge = [barge_in_ms(voice, sounddevice) for _ in range(runs)]
+
+    def median(field: str) -> float:
+        return round(statistics.median(r[field] for r in rows), 1)
+
+    return {
+        "synthesis_realtime_factor": round(rtf, 1),
+        "first_word_ms": median("first_word_ms"),
+        "first_sound_queued_ms": median("first_sound_queued_ms"),
+        "output_latency_ms": median("output_latency_ms"),
+        "first_sound_ms": round(
+            median("first_sound_queued_ms") + median("output_latency_ms"), 1
+        ),
+        "barge_in_silence_ms_max": round(max(barge), 1),
+        "barge_in_silence_ms_median": round(statistics.median(barge), 1),
+        "runs": runs,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    result = asyncio.run(measure(args.runs))
+    for key, value in result.items():
+        print(f"{key}: {value}")
+    out = ROOT / "benchmarks" / "results" / "speech_latency.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
