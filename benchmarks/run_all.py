@@ -127,6 +127,7 @@ def main() -> None:
             "first_sound_ms": speech["first_sound_ms"],
             "synthesis_realtime_factor": speech["synthesis_realtime_factor"],
             "barge_in_silence_ms_max": speech["barge_in_silence_ms_max"],
+            "decode_ratio_spoken_to_silent": speech["decode_ratio_spoken_to_silent"],
         },
         "machine": machine(),
     }
@@ -172,6 +173,10 @@ def main() -> None:
         (
             "spoken answer: barge-in to silence, worst of 5 (ms; target <= 50)",
             report["speech"]["barge_in_silence_ms_max"],
+        ),
+        (
+            "spoken answer: decoding while reading aloud / silent (tokens/s ratio)",
+            report["speech"]["decode_ratio_spoken_to_silent"],
         ),
     ]
     m = report["machine"]

@@ -9,7 +9,8 @@ a private PulseAudio server; measured from the engine call to the moment the fir
 reach the output stream, plus the output's own latency as PortAudio reports it. Synthesis:
 seconds of speech per second of work, per sentence, while nothing else runs. Barge-in: the
 last loud 10 ms block recorded from the sink's monitor, after ``stop`` (an upper bound: it
-includes the capture path's delay). Writes benchmarks/results/speech_latency.json.
+includes the capture path's delay). Decoding: a longer answer's tokens/s with and without
+it being read aloud, alternating turn by turn. Writes benchmarks/results/speech_latency.json.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from benchmarks.embedded_latency import CLIP, RATE, start
+from benchmarks.embedded_latency import CLIP, LONG_QUESTION, RATE, start
 from benchmarks.evaluate_embedded import PAUSE_S, RELEASE_S
+from benchmarks.spoken import PIPER, speak
 from core.audio import resample
 from core.embedded.assets import default_cache_dir
 from core.speaker import DeviceSink, Speaker
@@ -49,6 +51,27 @@ def synthesis_rtf(voice: Voice) -> float:
         audio = np.concatenate(list(voice.synthesize(sentence)))
         rates.append((len(audio) / voice.sample_rate) / (time.perf_counter() - started))
     return statistics.median(rates)
+
+
+async def decode_rate(engine, voice: Voice | None, sounddevice, question) -> float:
+    """Tokens/s of a longer answer, read aloud as it streams (``voice``) or not."""
+    speaker = (
+        Speaker(voice, DeviceSink(voice.sample_rate, backend=sounddevice))
+        if voice
+        else None
+    )
+    async for item in engine.process_realtime_chunk_streaming(
+        question, "decode", sample_rate=RATE
+    ):
+        if speaker is not None and item["text"]:
+            speaker.feed(item["text"] + " ")
+    if speaker is not None:
+        speaker.stop()  # what is left to say no longer competes with anything
+        speaker.wait()
+        speaker.sink.close()
+    assert item["success"], item
+    decoding_ms = item["total_ms"] - item["timings"]["first_token_ms"]
+    return (item["generated_tokens"] - 1) / (decoding_ms / 1000)
 
 
 async def first_sound(engine, voice: Voice, sounddevice, speech: np.ndarray) -> dict:
@@ -109,6 +132,11 @@ async def measure(runs: int) -> dict:
         rows = [
             await first_sound(engine, voice, sounddevice, speech) for _ in range(runs)
         ]
+        long_question = resample(*speak(LONG_QUESTION, voice=PIPER), RATE)
+        silent, spoken = [], []
+        for _ in range(runs):  # side by side, alternating
+            silent.append(await decode_rate(engine, None, sounddevice, long_question))
+            spoken.append(await decode_rate(engine, voice, sounddevice, long_question))
         await engine.close()
         barge = [barge_in_ms(voice, sounddevice) for _ in range(runs)]
 
@@ -122,6 +150,11 @@ async def measure(runs: int) -> dict:
         "output_latency_ms": median("output_latency_ms"),
         "first_sound_ms": round(
             median("first_sound_queued_ms") + median("output_latency_ms"), 1
+        ),
+        "decode_tokens_per_s_silent": round(statistics.median(silent), 1),
+        "decode_tokens_per_s_spoken": round(statistics.median(spoken), 1),
+        "decode_ratio_spoken_to_silent": round(
+            statistics.median(spoken) / statistics.median(silent), 3
         ),
         "barge_in_silence_ms_max": round(max(barge), 1),
         "barge_in_silence_ms_median": round(statistics.median(barge), 1),
