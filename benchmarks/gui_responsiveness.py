@@ -5,8 +5,10 @@
 The real window and controller on the embedded default; a stand-in sound card delivers 20 ms
 blocks in real time from its own thread, as PortAudio does (the spoken sample question while
 the key is held, low noise otherwise). A 1 ms Qt timer records how late the event loop runs it
-while each answer streams: the longest stall is the worst freeze a user could see. Writes
-benchmarks/results/gui_responsiveness.json.
+while each answer streams: the longest stall is the worst freeze a user could see. Then the
+same turns with *Speak answers* on, timed until the answer has been read aloud (synthesis by
+the real piper voice, "played" by a stand-in output stream pulling 20 ms blocks in real time
+from its own thread, as PortAudio does). Writes benchmarks/results/gui_responsiveness.json.
 """
 
 from __future__ import annotations
@@ -69,6 +71,44 @@ class RealTimeMic(threading.Thread):
             time.sleep(max(0.0, tick - time.perf_counter()))
 
 
+class _Status:
+    output_underflow = False
+
+
+class RealTimeOutput(threading.Thread):
+    """A stand-in output stream: PortAudio's callback, called for each block on a real-time
+    clock from its own thread, and the audio thrown away."""
+
+    def __init__(self, samplerate, blocksize, callback, latency, **_kwargs) -> None:
+        super().__init__(name="speaker", daemon=True)
+        self.samplerate, self.blocksize, self.callback = samplerate, blocksize, callback
+        self.latency = latency
+        self.running = True
+
+    def run(self) -> None:
+        out = np.zeros((self.blocksize, 1), np.float32)
+        tick = time.perf_counter()
+        while self.running:
+            self.callback(out, self.blocksize, None, _Status())
+            tick += self.blocksize / self.samplerate
+            time.sleep(max(0.0, tick - time.perf_counter()))
+
+    def abort(self) -> None:
+        self.running = False
+
+    def close(self) -> None:
+        self.running = False
+        if self.is_alive():
+            self.join()
+
+
+class SoundCard(FakeSoundDevice):
+    """The tests' stand-in sound card, with an output stream."""
+
+    def OutputStream(self, **kwargs) -> RealTimeOutput:
+        return RealTimeOutput(**kwargs)
+
+
 class StallProbe:
     """A 1 ms timer; records how late each tick fires."""
 
@@ -98,7 +138,7 @@ class StallProbe:
 
 async def run(turns: int) -> dict:
     samples, rate = sf.read(CLIP, dtype="float32")
-    sound = FakeSoundDevice()
+    sound = SoundCard()
     with tempfile.TemporaryDirectory() as tmp:
         settings = QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat)
         config = load_config(
@@ -113,31 +153,39 @@ async def run(turns: int) -> dict:
         mic = RealTimeMic(sound)
         mic.start()
         probe = StallProbe()
-        stalls, rates, answers = [], [], []
-        for _ in range(turns):
-            finished = asyncio.Event()
-            controller.turn_finished.connect(lambda _t, f=finished: f.set())
-            controller.ptt.press()
-            mic.say(samples)
-            await asyncio.sleep(len(samples) / rate + 0.2)
-            controller.ptt.release()
-            updates, started = controller.window.meter.updates, time.perf_counter()
-            probe.start()
-            await finished.wait()
-            gaps = probe.stop()
-            rates.append(
-                (controller.window.meter.updates - updates)
-                / (time.perf_counter() - started)
-            )
-            stalls.append(max(gaps) - 1.0)  # lateness beyond the 1 ms interval
-            answers.append(controller.turns[-1].answer)
-            await asyncio.sleep(0.5)
+        stalls, rates, answers, spoken_stalls = [], [], [], []
+        for speaking in (False, True):
+            controller.set_speech(speaking)
+            if speaking:
+                assert await controller.speech.prepare() is not None
+            for _ in range(turns):
+                finished = asyncio.Event()
+                controller.turn_finished.connect(lambda _t, f=finished: f.set())
+                controller.ptt.press()
+                mic.say(samples)
+                await asyncio.sleep(len(samples) / rate + 0.2)
+                controller.ptt.release()
+                updates, started = controller.window.meter.updates, time.perf_counter()
+                probe.start()
+                await finished.wait()
+                while controller.speech.speaker is not None:  # until read aloud
+                    await asyncio.sleep(0.05)
+                gaps = probe.stop()
+                rates.append(
+                    (controller.window.meter.updates - updates)
+                    / (time.perf_counter() - started)
+                )
+                # lateness beyond the 1 ms interval
+                (spoken_stalls if speaking else stalls).append(max(gaps) - 1.0)
+                answers.append(controller.turns[-1].answer)
+                await asyncio.sleep(0.5)
         mic.running = False
         mic.join()
         await controller.shutdown()
     return {
         "turns": turns,
         "gui_max_stall_ms": max(stalls),
+        "gui_max_stall_ms_speaking": max(spoken_stalls),
         "gui_median_turn_max_stall_ms": statistics.median(stalls),
         "meter_hz": statistics.median(rates),
         "answers": answers,
@@ -159,6 +207,9 @@ def main() -> None:
     )
     print(
         f"| median of each turn's longest stall | {results['gui_median_turn_max_stall_ms']:.1f} ms |"
+    )
+    print(
+        f"| longest stall with the answer read aloud | {results['gui_max_stall_ms_speaking']:.1f} ms |"
     )
     print(f"| energy meter updates (target >= 30 Hz) | {results['meter_hz']:.0f} Hz |")
     print(f"\nanswers: {results['answers']}")
