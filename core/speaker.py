@@ -170,9 +170,18 @@ class Speaker:
     """One answer's speech: feed it text, then ``finish`` (or ``stop`` to barge in)."""
 
     def __init__(
-        self, voice: Voice, sink: Sink, rate: float = 1.0, clause_words: int = 12
+        self,
+        voice: Voice,
+        sink: Sink,
+        rate: float = 1.0,
+        clause_words: int = 12,
+        close_sink: bool = False,
     ) -> None:
+        """``close_sink``: the worker closes the sink when it is done, so that closing an
+        output device (tens of milliseconds in PortAudio) never lands on the caller's
+        thread."""
         self.voice, self.sink, self.rate = voice, sink, rate
+        self.close_sink = close_sink
         self._splitter = SentenceSplitter(clause_words)
         self._sentences: queue.Queue = queue.Queue()
         self._stopped = threading.Event()
@@ -232,3 +241,6 @@ class Speaker:
         except Exception as exc:  # noqa: BLE001 - kept for the owner; text answers go on
             self.error = exc
             log.warning("speech stopped: %s", exc)
+        finally:
+            if self.close_sink:
+                self.sink.close()

@@ -90,7 +90,13 @@ class SpeechOutput(QObject):
             self.note.emit(f"{exc}. The answer is shown but not spoken.")
             return None
         self.speaker, self._owner = (
-            Speaker(self.voice, sink, self.settings.rate, self.settings.clause_words),
+            Speaker(
+                self.voice,
+                sink,
+                self.settings.rate,
+                self.settings.clause_words,
+                close_sink=True,
+            ),
             owner,
         )
         self._poll.start()
@@ -116,8 +122,7 @@ class SpeechOutput(QObject):
         for speaker, owner in list(self._retiring):
             if speaker.speaking:
                 continue
-            self._retiring.remove((speaker, owner))
-            speaker.sink.close()
+            self._retiring.remove((speaker, owner))  # its worker closed the output
             if speaker.error is not None:
                 self.note.emit(f"Speaking stopped: {speaker.error}")
         if self.speaker is None and not self._retiring:
