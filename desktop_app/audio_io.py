@@ -68,15 +68,7 @@ class Recorder(QObject):
         return self._stream is not None
 
     def input_devices(self) -> list[tuple[int, str]]:
-        try:
-            devices = self.backend.query_devices()
-        except Exception:  # noqa: BLE001 - no PortAudio, or it failed: no devices
-            return []
-        return [
-            (i, d["name"])
-            for i, d in enumerate(devices)
-            if d.get("max_input_channels", 0) > 0
-        ]
+        return devices_with(self.backend, "max_input_channels")
 
     def open(self, device: int | None = None) -> bool:
         """Open (or reopen) the input stream; on failure emit ``failed`` and return False."""
@@ -189,6 +181,16 @@ class Recorder(QObject):
             self.failed.emit(
                 "The microphone stopped delivering audio (was it unplugged?)"
             )
+
+
+def devices_with(backend: Any, channels: str) -> list[tuple[int, str]]:
+    """(index, name) of the devices with ``channels`` (``max_input_channels`` or
+    ``max_output_channels``) above zero; none when PortAudio is missing or fails."""
+    try:
+        devices = backend.query_devices()
+    except Exception:  # noqa: BLE001 - no PortAudio, or it failed: no devices
+        return []
+    return [(i, d["name"]) for i, d in enumerate(devices) if d.get(channels, 0) > 0]
 
 
 def play(samples: np.ndarray, sample_rate: int, backend: Any = None) -> None:

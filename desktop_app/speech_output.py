@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from core.config import SpeechSettings
 from core.speaker import DeviceSink, Speaker, SpeechOutputError
 from core.voice import Voice, VoiceError, voice_file
+from desktop_app.audio_io import devices_with
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +50,7 @@ class SpeechOutput(QObject):
         self._poll.timeout.connect(self._check_done)
 
     def output_devices(self) -> list[tuple[int, str]]:
-        try:
-            devices = self.backend.query_devices()
-        except Exception:  # noqa: BLE001 - no PortAudio, or it failed: no devices
-            return []
-        return [
-            (i, d["name"])
-            for i, d in enumerate(devices)
-            if d.get("max_output_channels", 0) > 0
-        ]
+        return devices_with(self.backend, "max_output_channels")
 
     async def prepare(self) -> Voice | None:
         """Load the voice on a worker thread (once); None when it cannot be used."""

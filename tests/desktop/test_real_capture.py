@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication
 
 from core.tiny_model import TINY_SENTENCE
 from desktop_app.widgets.chat_view import AnswerBubble, UserBubble
-from tests.desktop.servers import pulseaudio
+from tests.desktop.servers import pulseaudio, sounddevice_on
 from tests.desktop.test_window import bubbles, key
 
 CLIP = os.path.join(
@@ -26,22 +26,11 @@ CLIP = os.path.join(
 @pytest.fixture(scope="module")
 def pulse(tmp_path_factory):
     """A private PulseAudio server, and sounddevice looking at it."""
-    saved = os.environ.get("XDG_RUNTIME_DIR")
-    with pulseaudio(tmp_path_factory.mktemp("pulse-runtime")) as env:
-        os.environ["XDG_RUNTIME_DIR"] = env["XDG_RUNTIME_DIR"]
-        import sounddevice
-
-        sounddevice._terminate()  # PortAudio lists devices once: look again, now
-        sounddevice._initialize()
-        try:
-            yield env, sounddevice
-        finally:
-            if saved is None:
-                os.environ.pop("XDG_RUNTIME_DIR", None)
-            else:
-                os.environ["XDG_RUNTIME_DIR"] = saved
-            sounddevice._terminate()
-            sounddevice._initialize()
+    with (
+        pulseaudio(tmp_path_factory.mktemp("pulse-runtime")) as env,
+        sounddevice_on(env) as sounddevice,
+    ):
+        yield env, sounddevice
 
 
 def test_a_played_clip_arrives_through_the_real_capture_path(
