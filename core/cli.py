@@ -223,10 +223,10 @@ async def _answer(
         await asyncio.to_thread(speaker.wait)
         if speaker.error is not None:
             print(f"ptt-ask: speech stopped: {speaker.error}", file=sys.stderr)
-        elif args.stats and speaker.first_sound_at is not None:
+        elif args.stats and speaker.first_sound_delay_s is not None:
             print(
-                f"[{len(speaker.spoken)} sentences spoken, first at"
-                f" {speaker.spoken[0][1] * 1000:.0f} ms after the first chunk]",
+                f"[{len(speaker.spoken)} sentences spoken, first sound"
+                f" {speaker.first_sound_delay_s * 1000:.0f} ms after the first chunk]",
                 file=sys.stderr,
             )
     return status

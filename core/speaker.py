@@ -33,8 +33,7 @@ _END = object()
 
 class Sink(Protocol):
     def write(self, samples: np.ndarray) -> None:
-        """Queue float32 mono samples for output, in order; may block while the output
-        is far behind."""
+        """Queue float32 mono samples for output, in order."""
         ...
 
     def silence(self) -> None:
@@ -77,7 +76,6 @@ class DeviceSink:
         self._lock = threading.Lock()
         self._queued: collections.deque[np.ndarray] = collections.deque()
         self._offset = 0  # samples of the first queued array already played
-        self._pending = 0  # samples queued and not yet played
         self._idle = threading.Condition(self._lock)
         self.underflows = 0  # times the device ran dry (audible as a click or gap)
         try:
@@ -114,7 +112,6 @@ class DeviceSink:
                 if self._offset == len(head):
                     self._queued.popleft()
                     self._offset = 0
-            self._pending -= filled
             if not self._queued:
                 self._idle.notify_all()
         out[filled:, 0] = 0.0
@@ -122,13 +119,12 @@ class DeviceSink:
     def write(self, samples: np.ndarray) -> None:
         with self._lock:
             self._queued.append(np.asarray(samples, np.float32))
-            self._pending += len(samples)
 
     def silence(self) -> None:
         """Drop the queue and what the device has buffered: nothing more is heard."""
         with self._lock:
             self._queued.clear()
-            self._offset = self._pending = 0
+            self._offset = 0
             self._idle.notify_all()
         self._stream.abort()  # discards PortAudio's buffer instead of playing it out
 
@@ -219,6 +215,13 @@ class Speaker:
         """Until everything was spoken (or stopped); True when the worker is done."""
         self._worker.join(timeout)
         return not self._worker.is_alive()
+
+    @property
+    def first_sound_delay_s(self) -> float | None:
+        """From the first text fed to the first audio handed to the output."""
+        if self.first_sound_at is None or self._started_at is None:
+            return None
+        return self.first_sound_at - self._started_at
 
     @property
     def speaking(self) -> bool:

@@ -112,3 +112,16 @@ def hostile_model(tmp_path_factory) -> Path:
     return build(
         tmp_path_factory.mktemp("hostile"), "qwen2-audio", sentence=HOSTILE_ANSWER
     )
+
+
+@pytest.fixture(scope="module")
+def pulse(tmp_path_factory):
+    """A private PulseAudio server (default sink: a null sink; default source: its
+    monitor), and sounddevice looking at it: the real audio path with no sound card."""
+    from tests.desktop.servers import pulseaudio, sounddevice_on
+
+    with (
+        pulseaudio(tmp_path_factory.mktemp("pulse-runtime")) as env,
+        sounddevice_on(env) as sounddevice,
+    ):
+        yield env, sounddevice

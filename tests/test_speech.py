@@ -25,7 +25,7 @@ from core.sentences import SentenceSplitter
 from core.speaker import DeviceSink, Speaker, WavSink
 from core.voice import Voice, VoiceError, voice_file
 from tests.conftest import thread_names
-from tests.desktop.servers import Recording, pulseaudio, sounddevice_on
+from tests.desktop.servers import Recording
 
 ROOT = Path(__file__).resolve().parent.parent
 ANSWER = (
@@ -225,17 +225,6 @@ def test_stop_drops_the_rest_of_the_answer(voice, tmp_path):
 
 
 # -- the real output path ----------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def pulse(tmp_path_factory):
-    """A private PulseAudio server (default sink: a null sink; default source: its
-    monitor), and sounddevice looking at it."""
-    with (
-        pulseaudio(tmp_path_factory.mktemp("pulse-runtime")) as env,
-        sounddevice_on(env) as sounddevice,
-    ):
-        yield env, sounddevice
 
 
 def test_speech_played_through_the_real_output_is_heard_back(pulse, voice, recognizer):

@@ -8,29 +8,17 @@ import subprocess
 import time
 
 import numpy as np
-import pytest
 import soundfile as sf
 from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QApplication
 
 from core.tiny_model import TINY_SENTENCE
 from desktop_app.widgets.chat_view import AnswerBubble, UserBubble
-from tests.desktop.servers import pulseaudio, sounddevice_on
 from tests.desktop.test_window import bubbles, key
 
 CLIP = os.path.join(
     os.path.dirname(__file__), "..", "..", "resources", "sample-question.wav"
 )
-
-
-@pytest.fixture(scope="module")
-def pulse(tmp_path_factory):
-    """A private PulseAudio server, and sounddevice looking at it."""
-    with (
-        pulseaudio(tmp_path_factory.mktemp("pulse-runtime")) as env,
-        sounddevice_on(env) as sounddevice,
-    ):
-        yield env, sounddevice
 
 
 def test_a_played_clip_arrives_through_the_real_capture_path(

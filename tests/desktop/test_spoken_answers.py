@@ -23,19 +23,10 @@ from core.embedded.recognizer import Recognizer
 from core.tiny_model import TINY_SENTENCE
 from desktop_app.widgets.chat_view import AnswerBubble, NoteLabel
 from tests.conftest import thread_names
-from tests.desktop.servers import Recording, pulseaudio, sounddevice_on
+from tests.desktop.servers import Recording
 from tests.desktop.test_window import bubbles, hold_space, key
 
 SAMPLE_CLIP = Path(__file__).resolve().parents[2] / "resources" / "sample-question.wav"
-
-
-@pytest.fixture(scope="module")
-def pulse(tmp_path_factory):
-    with (
-        pulseaudio(tmp_path_factory.mktemp("pulse-runtime")) as env,
-        sounddevice_on(env) as sounddevice,
-    ):
-        yield env, sounddevice
 
 
 @pytest.fixture(scope="module")
