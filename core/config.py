@@ -8,11 +8,20 @@ what is allowed. Configs written for the older flat layout are mapped onto the s
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from core.errors import ConfigError
 
@@ -26,16 +35,42 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def server_url(value: str) -> str:
+    """An OpenAI-compatible base URL, ending in ``/v1`` when given as a bare host."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            "must be an http:// or https:// URL with a host, e.g. http://127.0.0.1:8080/v1"
+        )
+    try:
+        parts.port  # noqa: B018 - raises for a port that is not a number
+    except ValueError:
+        raise ValueError("has a port that is not a number") from None
+    url = value.strip().rstrip("/")
+    return url if parts.path.strip("/") else url + "/v1"
+
+
 class ModelSettings(_Section):
     id: str = Field(
         "embedded",
         min_length=1,
-        description="preset (embedded, voxtral-mini, qwen2-audio), Hugging Face id or local folder",
+        description="preset (embedded, voxtral-mini, qwen2-audio), a servers entry's name, "
+        "a server URL, Hugging Face id or local folder",
     )
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     attn_implementation: Literal["auto", "eager", "sdpa", "flash_attention_2"] = "auto"
     trust_remote_code: bool = False
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if value.startswith(("http://", "https://")):
+            server_url(value)  # a server URL: checked here, used as it is
+        return value
 
     @field_validator("device")
     @classmethod
@@ -112,6 +147,69 @@ class SpeechSettings(_Section):
     clause_words: int = Field(12, ge=3, le=100)
 
 
+class ServerSettings(_Section):
+    """One OpenAI-compatible chat server (vLLM, llama.cpp's server, Ollama, LM Studio...)."""
+
+    url: str = Field(description="base URL of the OpenAI-compatible API")
+    model: str | None = Field(
+        None, min_length=1, description="model name to ask for; null: the server's first"
+    )
+    input: Literal["text", "audio"] = "text"
+    api_key_env: str | None = Field(
+        None, description="name of the environment variable that holds the API key"
+    )
+    timeout_s: float = Field(60.0, gt=0.0, le=3600.0)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_key_in_file(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "api_key" in data:
+            raise ValueError(
+                "api_key: the key itself never goes in the config file; put it in an "
+                "environment variable and name that variable in api_key_env"
+            )
+        return data
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return server_url(value)
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_NAME.fullmatch(value):
+            raise ValueError(
+                "must be the name of an environment variable (letters, digits, _), "
+                "e.g. OPENAI_API_KEY, not the key itself"
+            )
+        return value
+
+    @field_validator("options")
+    @classmethod
+    def _options(cls, value: dict[str, Any]) -> dict[str, Any]:
+        owned = {"messages", "stream", "stream_options", "model"} & set(value)
+        if owned:
+            raise ValueError(
+                f"{', '.join(sorted(owned))} cannot be set here: the app sends them; "
+                "options holds extra generation fields such as top_k or max_tokens"
+            )
+        return value
+
+
+def _default_servers() -> dict[str, ServerSettings]:
+    return {
+        "llama-cpp": ServerSettings(url="http://127.0.0.1:8080/v1"),
+        "ollama": ServerSettings(url="http://127.0.0.1:11434/v1"),
+        "vllm-voxtral": ServerSettings(
+            url="http://127.0.0.1:8000/v1",
+            model="mistralai/Voxtral-Mini-3B-2507",
+            input="audio",
+        ),
+    }
+
+
 class MemorySettings(_Section):
     turns: int = Field(4, ge=0, le=50)
 
@@ -124,6 +222,24 @@ class Config(_Section):
     memory: MemorySettings = MemorySettings()
     prompts: PromptSettings = PromptSettings()
     speech: SpeechSettings = SpeechSettings()
+    servers: dict[str, ServerSettings] = Field(default_factory=_default_servers)
+
+    @field_validator("servers")
+    @classmethod
+    def _server_names(
+        cls, value: dict[str, ServerSettings]
+    ) -> dict[str, ServerSettings]:
+        from core.presets import EMBEDDED, PRESETS
+
+        for name in value:
+            if name == EMBEDDED or name in PRESETS or not re.fullmatch(
+                r"[A-Za-z0-9][A-Za-z0-9._-]*", name
+            ):
+                raise ValueError(
+                    f"{name!r} cannot name a server: use letters, digits, '.', '_' or "
+                    f"'-', and none of {EMBEDDED}, {', '.join(PRESETS)}"
+                )
+        return value
 
     def prompt_for(self, mode: str) -> str:
         return getattr(self.prompts, mode)
@@ -187,6 +303,10 @@ def _describe(error: dict[str, Any]) -> str:
     if error["type"] == "extra_forbidden":
         return f"{key}: unknown key (value {error['input']!r}); check its spelling against config.yaml"
     message = error["msg"].removeprefix("Value error, ")
+    if message.startswith("api_key:"):
+        return f"{key}.{message}"  # never echo a secret back
+    if error["loc"] and error["loc"][-1] == "api_key_env":
+        return f"{key}: {message}"  # the value may be the key itself
     return f"{key}: {message} (got {error['input']!r})"
 
 

@@ -32,7 +32,13 @@ import numpy as np
 from core import audio
 from core.chunking import WordChunker
 from core.config import MODES, Config
-from core.errors import USER_MESSAGES, EngineError, ErrorCode, is_out_of_memory
+from core.errors import (
+    SHOWN_DETAIL,
+    USER_MESSAGES,
+    EngineError,
+    ErrorCode,
+    is_out_of_memory,
+)
 from core.generation import (
     GenerationRun,
     LoopStreamer,
@@ -94,6 +100,8 @@ class _Turn:
         message = USER_MESSAGES[code]
         if code is ErrorCode.INVALID_AUDIO:
             message = f"{message.rstrip('.')}: {detail}."
+        elif code in SHOWN_DETAIL:
+            message = f"{message} {detail}"
         return self.item(
             "",
             is_final=True,

@@ -14,6 +14,15 @@ class ErrorCode(StrEnum):
     GENERATION_FAILED = "generation_failed"
     OUT_OF_MEMORY = "out_of_memory"
     TIMEOUT = "timeout"
+    # answering through an OpenAI-compatible server
+    SERVER_UNREACHABLE = "server_unreachable"
+    SERVER_TLS = "server_tls"
+    SERVER_AUTH = "server_auth"
+    MODEL_NOT_FOUND = "model_not_found"
+    PROMPT_TOO_LONG = "prompt_too_long"
+    SERVER_BUSY = "server_busy"
+    SERVER_ERROR = "server_error"
+    STREAM_INTERRUPTED = "stream_interrupted"
 
 
 # Short sentences a window or terminal can show as they are.
@@ -27,7 +36,33 @@ USER_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.OUT_OF_MEMORY: "The model ran out of memory while answering. Try a shorter "
     "clip, fewer remembered turns (memory.turns) or a smaller model.",
     ErrorCode.TIMEOUT: "The model took too long to answer. Please try again.",
+    ErrorCode.SERVER_UNREACHABLE: "The model server can't be reached. Is it running?",
+    ErrorCode.SERVER_TLS: "The model server's secure connection failed (TLS).",
+    ErrorCode.SERVER_AUTH: "The model server refused the API key.",
+    ErrorCode.MODEL_NOT_FOUND: "The model server doesn't have that model.",
+    ErrorCode.PROMPT_TOO_LONG: "The question and remembered turns are too long for the "
+    "server's model. Start a new conversation or ask a shorter question.",
+    ErrorCode.SERVER_BUSY: "The model server is busy. Try again in a moment.",
+    ErrorCode.SERVER_ERROR: "The model server failed while answering. Please try again.",
+    ErrorCode.STREAM_INTERRUPTED: "The answer was cut off: the connection to the model "
+    "server was lost.",
 }
+
+
+#: codes whose detail is a plain sentence worth showing after the message (which key, which
+#: models the server has, what it said)
+SHOWN_DETAIL = frozenset(
+    {
+        ErrorCode.SERVER_UNREACHABLE,
+        ErrorCode.SERVER_TLS,
+        ErrorCode.SERVER_AUTH,
+        ErrorCode.MODEL_NOT_FOUND,
+        ErrorCode.PROMPT_TOO_LONG,
+        ErrorCode.SERVER_BUSY,
+        ErrorCode.SERVER_ERROR,
+        ErrorCode.STREAM_INTERRUPTED,
+    }
+)
 
 
 class EngineError(Exception):

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.config import Config, ServerSettings
 
 EMBEDDED = "embedded"
 PRESETS: dict[str, str] = {
@@ -14,6 +18,23 @@ PRESETS: dict[str, str] = {
 
 class ModelUnavailable(RuntimeError):
     """The configured model is not on disk and cannot be downloaded; says how to get it."""
+
+
+def is_url(model_id: str) -> bool:
+    return model_id.startswith(("http://", "https://"))
+
+
+def server_for(config: Config) -> tuple[str, ServerSettings] | None:
+    """The server ``model.id`` names (a ``servers`` entry, or a URL: text in, no key), or
+    None when the model runs in this process."""
+    from core.config import ServerSettings
+
+    model_id = config.model.id
+    if model_id in config.servers:
+        return model_id, config.servers[model_id]
+    if is_url(model_id):
+        return model_id, ServerSettings(url=model_id)
+    return None
 
 
 def resolve_preset(model_id: str) -> str:

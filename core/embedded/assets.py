@@ -16,6 +16,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from core.pipeline import Progress
 
@@ -128,6 +129,13 @@ def default_cache_dir() -> Path:
         return Path(os.environ["PTT_CACHE_DIR"])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "ptt-assistant"
+
+
+def cache_dir(settings: Any) -> Path:
+    """Where the config's ``embedded`` section keeps assembled models."""
+    return (
+        Path(settings.cache_dir).expanduser() if settings.cache_dir else default_cache_dir()
+    )
 
 
 def _install_hint(model: PackagedModel) -> str:

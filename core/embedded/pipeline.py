@@ -17,8 +17,8 @@ from core.embedded.assets import (
     CHAT_MODELS,
     WHISPER_BASE,
     assemble,
+    cache_dir,
     convert_gguf,
-    default_cache_dir,
 )
 from core.embedded.llama_chat import LlamaChat, request_options
 from core.embedded.recognizer import Recognizer
@@ -79,11 +79,7 @@ class EmbeddedPipeline:
     @classmethod
     def load(cls, config: Config, progress: Progress | None = None) -> EmbeddedPipeline:
         settings = config.embedded
-        cache = (
-            Path(settings.cache_dir).expanduser()
-            if settings.cache_dir
-            else default_cache_dir()
-        )
+        cache = cache_dir(settings)
         packaged = CHAT_MODELS[settings.chat_model]
         device = device_kind(config.model.device)
         runtime = chat_runtime(settings.chat_runtime, device)
@@ -104,17 +100,7 @@ class EmbeddedPipeline:
                 chat_dir / packaged.filename, threads, gpu=device == "cuda"
             )
         try:
-            recognizer = Recognizer(
-                whisper_dir,
-                settings.recognizer_compute_type,
-                settings.language,
-                # One thread for the clip window: faster here than two (127 against 164 ms
-                # for a 2 s question), and a second CTranslate2 OpenMP pool in the process
-                # slowed llama.cpp's decoding from 13.5 to 10.5 tokens/s.
-                1 if settings.recognizer_window == "clip" else threads,
-                window=settings.recognizer_window,
-                beam_size=settings.recognizer_beam_size,
-            )
+            recognizer = Recognizer.from_settings(whisper_dir, settings, threads)
             if progress:
                 progress("Warming up", None)
             if llama is None:

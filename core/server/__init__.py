@@ -1,0 +1,1 @@
+"""Answering through an OpenAI-compatible chat server."""
