@@ -59,6 +59,7 @@ def main() -> None:
         run("benchmarks.soak", str(TINY), "--json", str(RESULTS / "soak.json"))
         run("benchmarks.evaluate_embedded")
         run("benchmarks.speech_latency")
+        run("benchmarks.server_backend")
 
     engine, embedded = load("engine_overhead.json"), load("embedded_latency.json")
     gui, soak, evaluation = (
@@ -68,6 +69,7 @@ def main() -> None:
     )
     memory = load("memory_prefill.json")
     speech = load("speech_latency.json")
+    server = load("server_backend.json")
     report = {
         "engine_throughput_ratio": round(
             engine["throughput"]["engine_throughput_ratio"], 4
@@ -129,6 +131,18 @@ def main() -> None:
             "barge_in_silence_ms_max": speech["barge_in_silence_ms_max"],
             "decode_ratio_spoken_to_silent": speech["decode_ratio_spoken_to_silent"],
         },
+        "server": {
+            "first_token_ms": [
+                server["raw"]["first_token_ms"],
+                server["engine"]["first_token_ms"],
+            ],
+            "first_4_words_ms": [
+                server["raw"]["first_4_words_ms"],
+                server["engine"]["first_4_words_ms"],
+            ],
+            "throughput_ratio": server["throughput_ratio"],
+            "first_chunk_after_call_ms": server["engine"]["first_chunk_after_call_ms"],
+        },
         "machine": machine(),
     }
     (RESULTS / "report.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -177,6 +191,22 @@ def main() -> None:
         (
             "spoken answer: decoding while reading aloud / silent (tokens/s ratio)",
             report["speech"]["decode_ratio_spoken_to_silent"],
+        ),
+        (
+            "server backend: request -> first token, raw stream / engine (ms)",
+            " / ".join(map(str, report["server"]["first_token_ms"])),
+        ),
+        (
+            "server backend: request -> first 4 words, raw stream / engine (ms)",
+            " / ".join(map(str, report["server"]["first_4_words_ms"])),
+        ),
+        (
+            "server backend: decoding throughput, engine / raw stream",
+            report["server"]["throughput_ratio"],
+        ),
+        (
+            "server backend: first chunk after the call, text in (ms; recognition included)",
+            report["server"]["first_chunk_after_call_ms"],
         ),
     ]
     m = report["machine"]

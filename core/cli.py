@@ -92,7 +92,10 @@ def _parser() -> argparse.ArgumentParser:
         "--config", type=Path, help="config file (default: the project's config.yaml)"
     )
     parser.add_argument(
-        "--model", help="model id or local folder, overriding model.id in the config"
+        "--model",
+        help="embedded, a preset, a Hugging Face id or local folder, a servers entry's "
+        "name (llama-cpp, ollama, ...) or a server URL (http://HOST:PORT/v1); overrides "
+        "model.id in the config",
     )
     parser.add_argument(
         "--speak", action="store_true", help="say the answer aloud as it streams"
@@ -206,10 +209,10 @@ async def _answer(
                 speaker.feed(item["text"] + " ")
             if not item["success"]:
                 status = EXIT_ENGINE_ERROR
-                print(
-                    f"ptt-ask: {item['error']}: {item['message']} ({item['detail']})",
-                    file=sys.stderr,
-                )
+                shown = item["message"]
+                if item["detail"] not in shown:
+                    shown = f"{shown} ({item['detail']})"
+                print(f"ptt-ask: {item['error']}: {shown}", file=sys.stderr)
             elif item["is_final"] and args.stats:
                 print(
                     f"[first chunk {item['ttfc_ms']:.0f} ms, total {item['total_ms']:.0f} ms,"

@@ -6,6 +6,7 @@ Ollama takes: HTTP, server-sent events, the official client, the engine's chunks
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import threading
@@ -488,3 +489,21 @@ def test_a_busy_server_gets_one_retry_then_busy(monkeypatch):
     assert caught.value.code == ErrorCode.SERVER_BUSY
     assert len(attempts) == 2 and attempts[1] - attempts[0] >= 0.2
     chat.close()
+
+
+def test_the_server_benchmark_runs(tmp_path):
+    """benchmarks.server_backend, one short round: it measures both sides."""
+    out = tmp_path / "server.json"
+    subprocess.run(
+        [sys.executable, "-m", "benchmarks.server_backend", "--rounds", "1"]
+        + ["--tokens", "16", "--out", str(out)],
+        check=True,
+        cwd=ROOT,
+        timeout=300,
+        capture_output=True,
+    )
+    result = json.loads(out.read_text())
+    for side in ("raw", "engine"):
+        assert 0 < result[side]["first_token_ms"] < result[side]["first_4_words_ms"]
+        assert result[side]["tokens_per_s"] > 1
+    assert 0.3 < result["throughput_ratio"] < 3

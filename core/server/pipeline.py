@@ -74,6 +74,8 @@ class ServerPipeline:
         self.chat = chat
         self.options = options
         self.recognizer = recognizer  # text-in only
+        #: why the server did not answer when loaded (None: it did), for status lines
+        self.problem: str | None = None
         settings = chat.settings
         self.description = (
             f"server {chat.name}: {settings.model or 'its model'} at {settings.url}, "
@@ -109,12 +111,14 @@ class ServerPipeline:
         except BaseException:
             chat.close()
             raise
-        if problem:
-            # Not a load failure: the server may come up later, and each turn says why not.
-            log.warning("server %s is not answering yet: %s", name, problem)
-        return cls(
+        # Not a load failure: the server may come up later, and each turn says why not.
+        pipeline = cls(
             chat, request_options(config.chunked_response.generation), recognizer
         )
+        pipeline.problem = problem
+        if problem:
+            log.info("server %s is not answering yet: %s", name, problem)
+        return pipeline
 
     def prepare(
         self,
