@@ -1,7 +1,7 @@
 """Spoken answers on the embedded default: key release to first sound, piper's synthesis speed,
 and how fast a barge-in silences the output.
 
-    .venv/bin/python -m benchmarks.speech_latency [--runs 5]
+    .venv/bin/python -m benchmarks.speech_latency [--runs 5] [--nice 10]
 
 Release to first sound: the sample question as the window sends it (the preview at the 0.2 s
 pause, released 0.3 s after the last word), the answer spoken through a real output stream on
@@ -10,7 +10,9 @@ reach the output stream, plus the output's own latency as PortAudio reports it. 
 seconds of speech per second of work, per sentence, while nothing else runs. Barge-in: the
 last loud 10 ms block recorded from the sink's monitor, after ``stop`` (an upper bound: it
 includes the capture path's delay). Decoding: a longer answer's tokens/s with and without
-it being read aloud, alternating turn by turn. Writes benchmarks/results/speech_latency.json.
+it being read aloud, alternating turn by turn, with the voice in its own process (as the
+window has it) and, for comparison, synthesising in this process's threads.
+Writes benchmarks/results/speech_latency.json.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from core.audio import resample
 from core.embedded.assets import default_cache_dir
 from core.speaker import DeviceSink, Speaker
 from core.voice import Voice, voice_file
+from core.voice_process import NICE, VoiceProcess
 from tests.desktop.servers import Recording, pulseaudio, sounddevice_on
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,7 +56,9 @@ def synthesis_rtf(voice: Voice) -> float:
     return statistics.median(rates)
 
 
-async def decode_rate(engine, voice: Voice | None, sounddevice, question) -> float:
+async def decode_rate(
+    engine, voice: Voice | VoiceProcess | None, sounddevice, question
+) -> float:
     """Tokens/s of a longer answer, read aloud as it streams (``voice``) or not."""
     speaker = (
         Speaker(voice, DeviceSink(voice.sample_rate, backend=sounddevice))
@@ -74,7 +79,9 @@ async def decode_rate(engine, voice: Voice | None, sounddevice, question) -> flo
     return (item["generated_tokens"] - 1) / (decoding_ms / 1000)
 
 
-async def first_sound(engine, voice: Voice, sounddevice, speech: np.ndarray) -> dict:
+async def first_sound(
+    engine, voice: VoiceProcess, sounddevice, speech: np.ndarray
+) -> dict:
     await engine.preview(
         np.r_[speech, np.zeros(int(PAUSE_S * RATE), np.float32)], sample_rate=RATE
     )
@@ -101,7 +108,7 @@ async def first_sound(engine, voice: Voice, sounddevice, speech: np.ndarray) -> 
     return result
 
 
-def barge_in_ms(voice: Voice, sounddevice) -> float:
+def barge_in_ms(voice: VoiceProcess, sounddevice) -> float:
     recording = Recording(sounddevice)
     speaker = Speaker(voice, DeviceSink(voice.sample_rate, backend=sounddevice))
     speaker.feed(" ".join(SENTENCES) + " ")
@@ -118,9 +125,15 @@ def barge_in_ms(voice: Voice, sounddevice) -> float:
     return (recording.last_sound_at() - stopped_at) * 1000
 
 
-async def measure(runs: int) -> dict:
-    voice = Voice(voice_file("joe", default_cache_dir()))
+async def measure(runs: int, nice: int) -> dict:
+    onnx = voice_file("joe", default_cache_dir())
+    voice = Voice(onnx)  # synthesis in this process, for the speed and for comparison
     rtf = synthesis_rtf(voice)
+    started = time.perf_counter()
+    process = VoiceProcess(
+        onnx, nice=nice
+    )  # as the window has it, started before answers
+    start_s = time.perf_counter() - started
     samples, rate = sf.read(CLIP, dtype="float32")
     speech = resample(samples, rate, RATE)
     with (
@@ -130,15 +143,21 @@ async def measure(runs: int) -> dict:
     ):
         engine, _ = await start("now")
         rows = [
-            await first_sound(engine, voice, sounddevice, speech) for _ in range(runs)
+            await first_sound(engine, process, sounddevice, speech) for _ in range(runs)
         ]
         long_question = resample(*speak(LONG_QUESTION, voice=PIPER), RATE)
-        silent, spoken = [], []
+        silent, spoken, in_thread = [], [], []
         for _ in range(runs):  # side by side, alternating
             silent.append(await decode_rate(engine, None, sounddevice, long_question))
-            spoken.append(await decode_rate(engine, voice, sounddevice, long_question))
+            spoken.append(
+                await decode_rate(engine, process, sounddevice, long_question)
+            )
+            in_thread.append(
+                await decode_rate(engine, voice, sounddevice, long_question)
+            )
         await engine.close()
-        barge = [barge_in_ms(voice, sounddevice) for _ in range(runs)]
+        barge = [barge_in_ms(process, sounddevice) for _ in range(runs)]
+        process.close()
 
     def median(field: str) -> float:
         return round(statistics.median(r[field] for r in rows), 1)
@@ -156,6 +175,17 @@ async def measure(runs: int) -> dict:
         "decode_ratio_spoken_to_silent": round(
             statistics.median(spoken) / statistics.median(silent), 3
         ),
+        "decode_tokens_per_s_spoken_in_thread": round(statistics.median(in_thread), 1),
+        "decode_ratio_spoken_in_thread_to_silent": round(
+            statistics.median(in_thread) / statistics.median(silent), 3
+        ),
+        "decode_tokens_per_s_each_run": {
+            "silent": [round(r, 1) for r in silent],
+            "voice_process": [round(r, 1) for r in spoken],
+            "in_thread": [round(r, 1) for r in in_thread],
+        },
+        "voice_process_start_s": round(start_s, 2),
+        "voice_process_nice": nice,
         "barge_in_silence_ms_max": round(max(barge), 1),
         "barge_in_silence_ms_median": round(statistics.median(barge), 1),
         "runs": runs,
@@ -165,8 +195,11 @@ async def measure(runs: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--nice", type=int, default=NICE, help="the voice process's niceness"
+    )
     args = parser.parse_args()
-    result = asyncio.run(measure(args.runs))
+    result = asyncio.run(measure(args.runs, args.nice))
     for key, value in result.items():
         print(f"{key}: {value}")
     out = ROOT / "benchmarks" / "results" / "speech_latency.json"

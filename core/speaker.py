@@ -1,5 +1,7 @@
-"""Speaking an answer while it streams: each finished sentence is synthesised on a worker
-thread and played in order while later text is still being generated.
+"""Speaking an answer while it streams: each finished sentence is synthesised (by a
+:class:`~core.voice_process.VoiceProcess` in its own process, or a :class:`~core.voice.Voice`
+in this one) for a worker thread and played in order while later text is still being
+generated.
 
 ``Speaker.feed`` takes the answer's text as it arrives (from any thread, or the event loop);
 ``finish`` says the answer is complete; ``stop`` is barge-in: the output falls silent within
@@ -25,6 +27,7 @@ import soundfile as sf
 
 from core.sentences import SentenceSplitter
 from core.voice import Voice
+from core.voice_process import VoiceProcess
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +170,7 @@ class Speaker:
 
     def __init__(
         self,
-        voice: Voice,
+        voice: Voice | VoiceProcess,
         sink: Sink,
         rate: float = 1.0,
         clause_words: int = 12,
@@ -209,6 +212,7 @@ class Speaker:
         self._stopped.set()
         with self._output:
             self.sink.silence()
+        self.voice.cancel(self)  # the worker stops waiting for the sentence under way
         self._sentences.put(_END)
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -230,20 +234,25 @@ class Speaker:
     def _run(self) -> None:
         try:
             while (sentence := self._sentences.get()) is not _END:
-                for samples in self.voice.synthesize(sentence, self.rate):
+                for samples in self.voice.synthesize(sentence, self.rate, tag=self):
                     with self._output:
                         if self._stopped.is_set():
                             return
                         self.sink.write(samples)
                     if self.first_sound_at is None:
                         self.first_sound_at = time.perf_counter()
+                if self._stopped.is_set():  # cancelled while it was being synthesised
+                    return
                 self.spoken.append(
                     (sentence, time.perf_counter() - (self._started_at or 0.0))
                 )
             self.sink.drain()
         except Exception as exc:  # noqa: BLE001 - kept for the owner; text answers go on
-            self.error = exc
-            log.warning("speech stopped: %s", exc)
+            if (
+                not self._stopped.is_set()
+            ):  # after a stop, nothing more was wanted anyway
+                self.error = exc
+                log.warning("speech stopped: %s", exc)
         finally:
             if self.close_sink:
                 self.sink.close()

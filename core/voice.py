@@ -7,6 +7,7 @@ chosen by the path of its ``.onnx`` file, with its ``.onnx.json`` beside it.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,14 +69,27 @@ def voice_file(setting: str, cache_dir: Path) -> Path:
 
 
 class Voice:
-    """A loaded piper voice; ``synthesize`` may be called from any one thread at a time."""
+    """A loaded piper voice, synthesising in the calling thread; ``synthesize`` may be called
+    from any one thread at a time. :class:`core.voice_process.VoiceProcess` runs one in a
+    process of its own."""
 
-    def __init__(self, onnx: Path) -> None:
-        from piper import PiperVoice
+    def __init__(self, onnx: Path, threads: int = 1) -> None:
+        """``threads``: ONNX Runtime's threads for one synthesis. Its default, a thread per
+        core that spins while it waits for work, competes with the chat model's decoding."""
+        import onnxruntime
+        from piper import PiperConfig, PiperVoice
 
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
-            self._piper = PiperVoice.load(
-                onnx, config_path=onnx.with_suffix(".onnx.json")
+            config = json.loads(onnx.with_suffix(".onnx.json").read_text("utf-8"))
+            self._piper = PiperVoice(
+                session=onnxruntime.InferenceSession(
+                    str(onnx), sess_options=options, providers=["CPUExecutionProvider"]
+                ),
+                config=PiperConfig.from_dict(config),
             )
         except Exception as exc:  # noqa: BLE001 - any load failure means an unusable file
             raise VoiceError(f"could not load the voice {onnx}: {exc}") from None
@@ -83,11 +97,21 @@ class Voice:
         self.name = onnx.stem
         self._lock = threading.Lock()
 
-    def synthesize(self, text: str, rate: float = 1.0) -> Iterator[np.ndarray]:
-        """float32 mono audio for ``text``, a piece per sentence piper finds in it."""
+    def synthesize(
+        self, text: str, rate: float = 1.0, tag: object = None
+    ) -> Iterator[np.ndarray]:
+        """float32 mono audio for ``text``, a piece per sentence piper finds in it.
+        ``tag`` names the synthesis for :meth:`cancel`."""
         from piper import SynthesisConfig
 
         config = SynthesisConfig(length_scale=1.0 / rate)
         with self._lock:
             for chunk in self._piper.synthesize(text, syn_config=config):
                 yield chunk.audio_float_array.astype(np.float32, copy=False)
+
+    def cancel(self, tag: object) -> None:
+        """Nothing to do here: a synthesis in this process runs to its end, and the caller
+        drops what it no longer wants."""
+
+    def close(self) -> None:
+        pass

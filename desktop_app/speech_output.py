@@ -1,8 +1,10 @@
-"""The window's spoken answers: the voice (loaded off the GUI thread on first use), the output
-device, and the speaker of the answer being read.
+"""The window's spoken answers: the voice (started off the GUI thread when speech is first
+wanted, then kept for every answer), the output device, and the speaker of the answer being
+read.
 
-Synthesis runs on the speaker's worker and playback in PortAudio's callback thread; the GUI
-thread only hands over text and polls, every 100 ms, whether the answer is still being read.
+Synthesis runs in the voice's own process (so it never takes the GIL from the event loop or
+the chat model), playback in PortAudio's callback thread; the GUI thread only hands over text
+and polls, every 100 ms, whether the answer is still being read.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.config import SpeechSettings
 from core.speaker import DeviceSink, Speaker, SpeechOutputError
-from core.voice import Voice, VoiceError, voice_file
+from core.voice import VoiceError, voice_file
+from core.voice_process import VoiceProcess
 from desktop_app.audio_io import devices_with
 
 log = logging.getLogger(__name__)
@@ -37,7 +40,7 @@ class SpeechOutput(QObject):
         self.backend = backend  # sounddevice, or the tests' stand-in for the sound card
         self.enabled = settings.enabled
         self.device: int | None = None  # None: the system default
-        self.voice: Voice | None = None
+        self.voice: VoiceProcess | None = None
         self.speaker: Speaker | None = None
         self._owner: Any = None
         self._retiring: list[
@@ -52,8 +55,9 @@ class SpeechOutput(QObject):
     def output_devices(self) -> list[tuple[int, str]]:
         return devices_with(self.backend, "max_output_channels")
 
-    async def prepare(self) -> Voice | None:
-        """Load the voice on a worker thread (once); None when it cannot be used."""
+    async def prepare(self) -> VoiceProcess | None:
+        """Start the voice's process from a worker thread (once); None when it cannot be
+        used."""
         if self.voice is not None or self._failed:
             return self.voice
         if self._loading is None:
@@ -65,8 +69,8 @@ class SpeechOutput(QObject):
             self.note.emit(f"Answers can't be spoken: {exc}")
         return self.voice
 
-    def _load_voice(self) -> Voice:
-        return Voice(voice_file(self.settings.voice, self.cache_dir))
+    def _load_voice(self) -> VoiceProcess:
+        return VoiceProcess(voice_file(self.settings.voice, self.cache_dir))
 
     async def start(self, owner: Any = None) -> Speaker | None:
         """A speaker for the answer about to stream, when speech is on and can be heard.
@@ -122,7 +126,19 @@ class SpeechOutput(QObject):
             self._poll.stop()
 
     def close(self) -> None:
+        """Silence, then end the voice's process (one still starting ends once started)."""
         self.stop()
         for speaker, _owner in self._retiring:
             speaker.wait(5)
         self._check_done()
+        loading, self._loading = self._loading, None
+        if self.voice is not None:
+            self.voice.close()
+            self.voice = None
+        elif loading is not None:  # still starting: it ends as soon as it has started
+            loading.add_done_callback(_close_loaded)
+
+
+def _close_loaded(loading: asyncio.Future) -> None:
+    if not loading.cancelled() and loading.exception() is None:
+        loading.result().close()

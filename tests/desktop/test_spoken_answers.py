@@ -5,6 +5,9 @@ hearing the speech back."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -130,3 +133,27 @@ def test_no_output_device_is_a_note_and_the_answer_still_shows(make_app, qtbot, 
     assert any("no output device can play speech" in n for n in notes), notes
     assert bubbles(controller, AnswerBubble)[-1].text == TINY_SENTENCE
     assert controller.window.output_box.itemText(0) == "No speaker found"
+
+
+def test_the_voice_process_is_replaced_after_a_crash_and_ends_with_the_app(
+    make_app, qtbot, pulse, question
+):
+    """Synthesis runs in a process of its own, started with the app (not with the first
+    answer); a crashed one is replaced for the next answer; shutting down ends it."""
+    env, sounddevice = pulse
+    controller = speaking_app(make_app, qtbot, sounddevice)
+    voice = controller.speech.voice
+    first = voice.pid
+    os.kill(first, signal.SIGKILL)
+    qtbot.waitUntil(lambda: not Path(f"/proc/{first}").exists(), timeout=5000)
+    ask(controller, qtbot, env, question)
+    qtbot.waitUntil(lambda: controller.speech.speaker is not None, timeout=30000)
+    speaker = controller.speech.speaker
+    qtbot.waitUntil(lambda: not speaker.speaking, timeout=30000)
+    assert speaker.error is None and [s for s, _ in speaker.spoken] == [TINY_SENTENCE]
+    assert voice.starts == 2 and voice.pid != first
+    second = voice.pid
+    task = asyncio.ensure_future(controller.shutdown())
+    qtbot.waitUntil(task.done, timeout=30000)
+    qtbot.waitUntil(lambda: not Path(f"/proc/{second}").exists(), timeout=5000)
+    assert "ptt-voice" not in thread_names()
