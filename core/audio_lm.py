@@ -149,3 +149,16 @@ class AudioLMPipeline:
     ) -> Exchange:
         # The model never says what it heard, so the clip itself is remembered.
         return Exchange(user_text=None, user_audio=samples, answer=answer)
+
+    def close(self) -> None:
+        """Give the model's memory back now (a window switching models), not at the next
+        garbage collection: the weights are dropped and a GPU's cached blocks released."""
+        import gc
+
+        import torch
+
+        self.model = None
+        self.processor = None
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()

@@ -152,7 +152,9 @@ class ServerSettings(_Section):
 
     url: str = Field(description="base URL of the OpenAI-compatible API")
     model: str | None = Field(
-        None, min_length=1, description="model name to ask for; null: the server's first"
+        None,
+        min_length=1,
+        description="model name to ask for; null: the server's first",
     )
     input: Literal["text", "audio"] = "text"
     api_key_env: str | None = Field(
@@ -232,8 +234,10 @@ class Config(_Section):
         from core.presets import EMBEDDED, PRESETS
 
         for name in value:
-            if name == EMBEDDED or name in PRESETS or not re.fullmatch(
-                r"[A-Za-z0-9][A-Za-z0-9._-]*", name
+            if (
+                name == EMBEDDED
+                or name in PRESETS
+                or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name)
             ):
                 raise ValueError(
                     f"{name!r} cannot name a server: use letters, digits, '.', '_' or "

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from core.config import Config, ServerSettings
+
+log = logging.getLogger(__name__)
 
 EMBEDDED = "embedded"
 PRESETS: dict[str, str] = {
@@ -46,6 +50,78 @@ def _looks_like_path(model_id: str) -> bool:
     return model_id.startswith(("/", ".", "~")) or model_id.count("/") > 1
 
 
+def _size(count: int) -> str:
+    return f"{count / 1e9:.2f} GB" if count >= 1e9 else f"{count / 1e6:.0f} MB"
+
+
+def _repo_bytes(model_id: str) -> int:
+    """The repository's size, known before any file starts (0 when the hub won't say)."""
+    from huggingface_hub import HfApi
+
+    try:
+        info = HfApi().model_info(model_id, files_metadata=True)
+        return sum(sibling.size or 0 for sibling in info.siblings or ())
+    except Exception as exc:  # noqa: BLE001 - only the progress bar's scale is lost
+        log.debug("no size for %s: %s", model_id, exc)
+        return 0
+
+
+def _bytes_reporter(model_id: str, progress: Callable[[str, float | None], None]):
+    """A stand-in for tqdm that huggingface_hub's snapshot_download drives: the bytes
+    written so far, reported through ``progress`` (which may raise to cancel: the download
+    stops and what it fetched stays in the cache for next time)."""
+    # snapshot_download only learns each file's size as that file starts: take the whole
+    # repository's up front, so the bar does not jump to 100% after the first small file.
+    state = {"total": _repo_bytes(model_id), "done": 0, "shown": 0.0}
+
+    class Bar:
+        def __init__(self, *args, desc: str = "", total=None, initial=0, **kwargs):
+            self.desc = desc or ""
+            self.bytes = kwargs.get("unit") == "B" and not self.desc.startswith(
+                "Downloading"
+            )
+            self.n = initial or 0
+            self._total = total or 0
+
+        # snapshot_download grows the byte bar's total as each file starts
+        @property
+        def total(self):
+            return self._total
+
+        @total.setter
+        def total(self, value):
+            self._total = value or 0
+            if self.bytes:
+                state["total"] = max(state["total"], self._total)
+
+        def update(self, n=1):
+            self.n += n or 0
+            if not self.bytes:
+                return
+            state["done"] = self.n
+            now = time.monotonic()
+            if now - state["shown"] >= 0.2 or state["done"] >= state["total"]:
+                state["shown"] = now
+                total = state["total"]
+                progress(
+                    f"Downloading {model_id}: {_size(state['done'])} of {_size(total)}",
+                    state["done"] / total if total else None,
+                )
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def __getattr__(
+            self, name
+        ):  # refresh, close, set_description, ...: nothing to do
+            return lambda *args, **kwargs: None
+
+    return Bar
+
+
 def model_files(
     model_id: str, progress: Callable[[str, float | None], None] | None = None
 ) -> str:
@@ -63,7 +139,11 @@ def model_files(
     if progress:
         progress(f"Checking the Hugging Face cache for {model_id}", None)
     try:
-        return snapshot_download(model_id, local_files_only=offline)
+        return snapshot_download(
+            model_id,
+            local_files_only=offline,
+            tqdm_class=_bytes_reporter(model_id, progress) if progress else None,
+        )
     except LocalEntryNotFoundError:
         why = (
             "downloads are off (HF_HUB_OFFLINE=1)"

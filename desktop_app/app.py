@@ -8,19 +8,24 @@ import logging
 import signal
 import socket
 import sys
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, QSocketNotifier
 from PySide6.QtWidgets import QApplication, QWidget
 
 from core import ConfigError, StreamingEngine, load_config
-from core.config import Config
+from core.catalog import choices
+from core.config import Config, validate_config
+from core.presets import is_url
 from desktop_app.audio_io import Recorder
 from desktop_app.controller import Controller
 from desktop_app.display_check import display_problem
 from desktop_app.main_window import MainWindow
 from desktop_app.push_to_talk import DEFAULT_KEY, PushToTalk
 from desktop_app.x11_key_state import X11KeyState
+
+log = logging.getLogger(__name__)
 
 
 def build(config: Config, settings: QSettings, audio_backend: Any = None) -> Controller:
@@ -35,6 +40,33 @@ def build(config: Config, settings: QSettings, audio_backend: Any = None) -> Con
     QApplication.instance().installEventFilter(ptt)
     recorder = Recorder(config.audio.sample_rate, backend=audio_backend)
     return Controller(window, StreamingEngine(config), recorder, ptt, settings)
+
+
+def remembered_model(config: Config, settings: QSettings) -> Config:
+    """The model last picked in the window, when it still names something the config knows
+    (the embedded default, a server, a preset, a URL, a hub id or folder)."""
+    model_id = settings.value("model/id")
+    if not model_id or model_id == config.model.id:
+        return config
+    known = {choice.model_id for choice in choices(config)}
+    if not (
+        model_id in known or is_url(model_id) or Path(model_id).expanduser().is_dir()
+    ):
+        log.warning(
+            "ignoring the remembered model %r: the config no longer has it", model_id
+        )
+        return config
+    try:
+        chosen = validate_config(
+            {
+                **config.model_dump(),
+                "model": {**config.model.model_dump(), "id": model_id},
+            }
+        )
+    except ConfigError as exc:
+        log.warning("ignoring the remembered model %r: %s", model_id, exc)
+        return config
+    return chosen
 
 
 def close_on_signals(window: QWidget) -> tuple[socket.socket, socket.socket]:
@@ -61,7 +93,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--config", help="config file (default: the project's config.yaml)"
     )
     parser.add_argument(
-        "--model", help="model id, preset or folder, overriding model.id"
+        "--model",
+        help="embedded, a preset, a servers entry, a server URL, a hub id or folder; "
+        "overrides model.id and the window's last choice",
     )
     parser.add_argument(
         "-v",
@@ -97,7 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName("ptt-assistant")
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    controller = build(config, QSettings())
+    settings = QSettings()
+    if not args.model:  # --model wins; otherwise the window's last choice
+        config = remembered_model(config, settings)
+    controller = build(config, settings)
     closed = asyncio.Event()
     app.lastWindowClosed.connect(closed.set)
     wakeup = close_on_signals(controller.window)

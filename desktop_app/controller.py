@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from desktop_app.global_hotkey import (
     unavailable_reason,
 )
 from desktop_app.main_window import MainWindow
+from desktop_app.model_picker import ModelPicker
 from desktop_app.push_to_talk import PushToTalk
 from desktop_app.speech_output import SpeechOutput
 from desktop_app.widgets.chat_view import AnswerBubble, UserBubble
@@ -45,6 +47,10 @@ PAUSE_S = 0.2
 
 # Warn this long before a recording reaches audio.max_clip_s (a third of it, for short limits).
 LIMIT_WARNING_S = 5.0
+
+
+class LoadCancelled(Exception):
+    """The user cancelled loading (a download keeps what it fetched, for next time)."""
 
 
 class ModelState(Enum):
@@ -116,6 +122,11 @@ class Controller(QObject):
         self._recording_timer.timeout.connect(self._show_recording)
         self.progress.connect(self._show_progress)
         window.retry_button.clicked.connect(self.start_loading)
+        window.cancel_button.clicked.connect(self.cancel_loading)
+        self._cancel_load = threading.Event()
+        self.picker = ModelPicker(window.model_box, engine.config, self)
+        self.picker.chosen.connect(self.choose_model)
+        self._switch_task: asyncio.Task | None = None
         window.new_button.clicked.connect(self.new_conversation)
         window.export_button.clicked.connect(self.export_dialog)
         window.mode_box.currentIndexChanged.connect(self._remember_mode)
@@ -160,37 +171,103 @@ class Controller(QObject):
         if self.system_wide_wanted:
             # Unavailable this time (a Wayland session, say): say so, but keep the choice.
             self.set_system_wide(True, remember_failure=False)
+        self.picker.fill(self.engine.config.model.id)
         self.start_loading()
 
     def start_loading(self) -> None:
         if self._load_task is not None and not self._load_task.done():
             return
         self.state, self.load_error = ModelState.LOADING, None
+        self._cancel_load.clear()
         self.window.retry_button.hide()
+        self.window.cancel_button.show()
         self.window.set_status(f"Loading {self.engine.config.model.id}…", busy=True)
         self._load_task = asyncio.ensure_future(self._load())
 
+    def _loading_progress(self, message: str, fraction: float | None) -> None:
+        """Called on the loading thread (a download's, too): a cancel stops it here."""
+        if self._cancel_load.is_set():
+            raise LoadCancelled(message)
+        self.progress.emit(message, fraction)
+
+    def cancel_loading(self) -> None:
+        """Stop a load at its next progress step (a download within a fraction of a second)."""
+        self._cancel_load.set()
+        self.window.set_status("Cancelling…", busy=True)
+
     async def _load(self) -> None:
-        name = self.engine.config.model.id
+        engine = self.engine
+        name = engine.config.model.id
         try:
-            await self.engine.initialize(
-                lambda message, fraction: self.progress.emit(message, fraction)
+            await engine.initialize(self._loading_progress)
+        except LoadCancelled:
+            log.info("loading %s cancelled", name)
+            self.state, self.load_error = ModelState.FAILED, "cancelled"
+            self.window.set_status(
+                f"Loading {name} was cancelled; files already downloaded are kept. "
+                "Retry, or pick another model."
             )
+            self.window.retry_button.show()
+            return
         except Exception as exc:
             log.exception("loading %s failed", name)
             self.state, self.load_error = ModelState.FAILED, str(exc)
             self.window.set_status(f"Could not load {name}: {exc}")
             self.window.retry_button.show()
             return
+        finally:
+            self.window.cancel_button.hide()
         self.state = ModelState.READY
-        log.info("window ready: %s", self.engine.pipeline.description)
+        log.info("window ready: %s", engine.pipeline.description)
         self._show_ready()
+        problem = getattr(engine.pipeline, "problem", None)
+        if problem:
+            self.window.chat.add_note(f"The server is not answering yet: {problem}")
         if self.speech.enabled:
             asyncio.ensure_future(self.speech.prepare())
         if self.pending is not None:
             clip, rate = self.pending
             self.pending = None
             self._start_turn(clip, rate)
+
+    # -- switching models --------------------------------------------------------------------
+
+    def choose_model(self, model_id: str) -> None:
+        """Switch to ``model_id`` without a restart: the answer stops, the old model is
+        unloaded (its memory given back), the new one loads in the background."""
+        if (
+            model_id == self.engine.config.model.id
+            and self.state is not ModelState.FAILED
+        ):
+            return
+        if self._switch_task is not None and not self._switch_task.done():
+            self._switch_task.cancel()
+        self._switch_task = asyncio.ensure_future(self._switch(model_id))
+
+    async def _switch(self, model_id: str) -> None:
+        # Loading from now on: a clip recorded meanwhile waits for the new model.
+        self.state = ModelState.LOADING
+        self.barge_in()
+        self._cancel_load.set()
+        for task in (self._turn_task, self._preview_task, self._load_task):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+        old = self.engine
+        config = old.config.model_copy(
+            update={"model": old.config.model.model_copy(update={"id": model_id})}
+        )
+        self.engine = StreamingEngine(config)
+        self.settings.setValue("model/id", model_id)
+        self.picker.select(model_id)
+        self.window.set_status(f"Unloading {old.config.model.id}…", busy=True)
+        await old.close()
+        log.info("switched from %s to %s", old.config.model.id, model_id)
+        self.window.chat.add_note(
+            f"Now answering: {self.window.model_box.currentText()} (a new conversation)"
+        )
+        self.start_loading()
 
     def _show_ready(self) -> None:
         if self.state is ModelState.READY:
@@ -576,7 +653,14 @@ class Controller(QObject):
         self.hotkey.stop()
         self.settings.setValue("ui/geometry", self.window.saveGeometry())
         self.barge_in()
-        for task in (self._turn_task, self._load_task, self._preview_task):
+        self._cancel_load.set()
+        self.picker.cancel_checks()
+        for task in (
+            self._switch_task,
+            self._turn_task,
+            self._load_task,
+            self._preview_task,
+        ):
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(BaseException):

@@ -46,6 +46,14 @@ class MainWindow(QMainWindow):
         self.new_button.setToolTip("Clear the chat and the assistant's memory")
         self.export_button = QPushButton("Export…")
         self.export_button.setToolTip("Save the conversation as Markdown or JSON")
+        self.model_box = QComboBox()
+        self.model_box.setToolTip(
+            "What answers: the embedded model, a server, or a model to download"
+        )
+        self.model_box.setMinimumContentsLength(14)
+        self.model_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
         self.device_box = QComboBox()
         self.device_box.setToolTip("Microphone")
         self.device_box.setMinimumContentsLength(16)
@@ -54,6 +62,8 @@ class MainWindow(QMainWindow):
         top.addWidget(self.new_button)
         top.addWidget(self.export_button)
         top.addStretch()
+        top.addWidget(QLabel("Model:"))
+        top.addWidget(self.model_box)
         top.addWidget(QLabel("Mic:"))
         top.addWidget(self.device_box)
         self.output_box = QComboBox()
@@ -106,9 +116,15 @@ class MainWindow(QMainWindow):
         self.progress.setTextVisible(False)
         self.retry_button = QPushButton("Retry")
         self.retry_button.hide()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip(
+            "Stop loading; a download keeps what it has for next time"
+        )
+        self.cancel_button.hide()
         self.statusBar().addWidget(self.status, 1)
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.retry_button)
+        self.statusBar().addPermanentWidget(self.cancel_button)
 
         quit_action = QAction("Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)

@@ -53,13 +53,17 @@ class LlamaServer:
         if b"listening" not in line:
             self.process.kill()
             self.process.wait()
-            raise RuntimeError(f"llama.cpp server did not start: {log.read_text()[-2000:]}")
+            raise RuntimeError(
+                f"llama.cpp server did not start: {log.read_text()[-2000:]}"
+            )
 
     def slot(self) -> dict:
         import json
         import urllib.request
 
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/slots", timeout=5) as r:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{self.port}/slots", timeout=5
+        ) as r:
             return json.load(r)[0]
 
     def wait_idle(self, timeout: float = 5.0) -> dict:
@@ -96,7 +100,9 @@ def main() -> None:
     parser.add_argument("--ctx", type=int, default=2048)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--alias")
-    parser.add_argument("--read-timeout", type=int, help="seconds to wait for a request")
+    parser.add_argument(
+        "--read-timeout", type=int, help="seconds to wait for a request"
+    )
     args = parser.parse_args()
 
     import xllamacpp

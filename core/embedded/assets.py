@@ -134,7 +134,9 @@ def default_cache_dir() -> Path:
 def cache_dir(settings: Any) -> Path:
     """Where the config's ``embedded`` section keeps assembled models."""
     return (
-        Path(settings.cache_dir).expanduser() if settings.cache_dir else default_cache_dir()
+        Path(settings.cache_dir).expanduser()
+        if settings.cache_dir
+        else default_cache_dir()
     )
 
 

@@ -1,0 +1,46 @@
+"""Picking a preset that needs a download: real bytes in the progress bar, a cancel that
+stops it, and a retry that finishes and loads the model (the hub is a stand-in serving a
+tiny Voxtral-architecture model over real HTTP; see tests/fake_hub.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_download_progress_cancel_and_retry(tiny_models, tmp_path):
+    out = tmp_path / "download.json"
+    subprocess.run(
+        [sys.executable, "-m", "tests.desktop.download_run"]
+        + [str(tiny_models["voxtral"]), str(tiny_models["qwen2-audio"]), str(out)],
+        check=True,
+        cwd=ROOT,
+        timeout=240,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    result = json.loads(out.read_text())
+    assert "download 9.4 GB" in result["listed"]
+
+    watching, cancelled = result["events"][0], result["events"][1]
+    # the bar shows real bytes of the whole repository (45 MB here), part-way
+    assert "MB of 45 MB" in watching["status"] and 30 <= watching["progress"] < 100
+    assert watching["cancel_visible"]
+    assert "cancelled" in cancelled["status"] and cancelled["retry_visible"]
+    assert not cancelled["cancel_visible"]
+
+    gets = [
+        r.split()[1].rsplit("/", 1)[-1]
+        for r in result["requests"]
+        if r.startswith("GET /mistralai")
+    ]
+    assert gets.count("padding.bin") == 2  # cut off, then fetched again
+    assert gets.count("config.json") == 1  # finished before the cancel: kept
+    assert result["state"] == "ready" and "Voxtral" in result["description"]
+    assert not list(
+        (tmp_path / "hf-home").rglob("*.incomplete")
+    )  # nothing half-written

@@ -1,0 +1,152 @@
+"""The model picker in the real window: what it lists, switching between the embedded
+default and a real llama.cpp server without a restart, and the choice remembered."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from benchmarks.spoken import speak
+from core.audio import resample
+from core.catalog import PRESET_INFO
+from core.presets import PRESETS
+from desktop_app.app import build, remembered_model
+from desktop_app.widgets.chat_view import AnswerBubble, NoteLabel
+from tests.conftest import make_config
+from tests.desktop.test_window import bubbles, hold_space
+from tests.llama_server import LlamaServer, free_port, smollm2
+
+QUESTION = "What is the capital of Japan?"
+
+
+@pytest.fixture(scope="module")
+def llama(tmp_path_factory):
+    running = LlamaServer(smollm2(), tmp_path_factory.mktemp("picker") / "server.log")
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def question():
+    samples, rate = speak(QUESTION)
+    return resample(samples, rate, 16000)
+
+
+def picker_config(tiny_dir, llama_url: str, model_id: str, dead_port: int):
+    config = make_config(
+        tiny_dir,
+        servers={
+            "local-llama": {"url": llama_url, "timeout_s": 30},
+            "nowhere": {"url": f"http://127.0.0.1:{dead_port}/v1"},
+        },
+        embedded={"chat_model": "smollm2-135m"},
+        chunked_response={"generation": {"max_new_tokens": 24}},
+    )
+    return config.model_copy(
+        update={"model": config.model.model_copy(update={"id": model_id})}
+    )
+
+
+@pytest.fixture
+def app(qtbot, tiny_models, settings, sound, llama):
+    built = []
+
+    def make(model_id: str):
+        config = picker_config(
+            tiny_models["qwen2-audio"], llama.url, model_id, free_port()
+        )
+        controller = build(remembered_model(config, settings), settings, sound)
+        controller.window.show()
+        controller.start()
+        qtbot.waitUntil(lambda: controller.state.value != "loading", timeout=60000)
+        built.append(controller)
+        return controller
+
+    yield make
+    for controller in built:
+        task = asyncio.ensure_future(controller.shutdown())
+        qtbot.waitUntil(task.done, timeout=30000)
+
+
+def rows(box) -> list[str]:
+    return [box.itemText(i) for i in range(box.count())]
+
+
+def ask(controller, qtbot, sound, clip) -> AnswerBubble:
+    with qtbot.waitSignal(controller.turn_finished, timeout=60000):
+        hold_space(controller.window, sound, clip)
+    return bubbles(controller, AnswerBubble)[-1]
+
+
+def switch(controller, qtbot, model_id: str) -> None:
+    box = controller.window.model_box
+    row = box.findData(model_id)
+    assert row >= 0, rows(box)
+    box.setCurrentIndex(row)
+    box.activated.emit(row)  # what a click on the row sends
+    qtbot.waitUntil(
+        lambda: (
+            controller.engine.config.model.id == model_id
+            and controller.state.value == "ready"
+        ),
+        timeout=60000,
+    )
+
+
+def test_the_picker_lists_what_can_answer(app, qtbot):
+    controller = app("embedded")
+    box = controller.window.model_box
+    assert box.currentData() == "embedded"
+    # servers are checked off the GUI thread: one answers, one does not
+    qtbot.waitUntil(lambda: "reachable" in box.itemText(box.findData("local-llama")))
+    qtbot.waitUntil(lambda: "not answering" in box.itemText(box.findData("nowhere")))
+    for name, hub_id in PRESETS.items():
+        label = box.itemText(box.findData(name))
+        assert hub_id in label and f"{PRESET_INFO[name].download_gb:.1f} GB" in label
+        assert "GPU" in box.itemData(
+            box.findData(name), 3
+        )  # the tooltip: what it needs
+
+
+def test_switch_from_the_embedded_default_to_a_server_and_back(
+    app, qtbot, sound, question, settings, tiny_models
+):
+    controller = app("embedded")
+    assert "embedded" in controller.engine.pipeline.description
+    before = controller.engine
+    first = ask(controller, qtbot, sound, question)
+    assert first.text_label.text()
+
+    switch(controller, qtbot, "local-llama")
+    assert not before.is_initialized  # unloaded: its llama.cpp and Whisper are gone
+    assert "server local-llama" in controller.engine.pipeline.description
+    answer = ask(controller, qtbot, sound, question)
+    assert (
+        answer.text_label.text()
+        and "capital of japan" in controller.turns[-1].heard.lower()
+    )
+    assert settings.value("model/id") == "local-llama"
+    notes = [n.text() for n in bubbles(controller, NoteLabel)]
+    assert any("Now answering: Server: local-llama" in n for n in notes)
+
+    # the tiny audio model given at start is listed too, and switching there works
+    server_engine = controller.engine
+    switch(controller, qtbot, "embedded")
+    assert not server_engine.is_initialized
+    again = ask(controller, qtbot, sound, question)
+    assert again.text_label.text()
+    assert settings.value("model/id") == "embedded"
+
+
+def test_the_choice_is_remembered_across_restarts(app, qtbot, settings):
+    settings.setValue("model/id", "local-llama")
+    controller = app("embedded")  # the config says embedded; the window's choice wins
+    assert controller.engine.config.model.id == "local-llama"
+    assert controller.window.model_box.currentData() == "local-llama"
+
+
+def test_a_remembered_server_that_left_the_config_is_ignored(app, settings):
+    settings.setValue("model/id", "a-server-since-removed")
+    controller = app("embedded")
+    assert controller.engine.config.model.id == "embedded"
