@@ -146,12 +146,15 @@ class StreamingEngine:
         # The latest preview: the clip so far (as the caller gave it), its rate, transcript.
         self._preview: tuple[np.ndarray, int, str] | None = None
         self._preview_task: asyncio.Future | None = None
+        self._owns_pipeline = True  # loaded here, so closed here
 
     @classmethod
     def from_pipeline(cls, config: Config, pipeline: Pipeline) -> StreamingEngine:
-        """An engine around an already-built pipeline (e.g. a model constructed in memory)."""
+        """An engine around an already-built pipeline (e.g. a model constructed in memory).
+        The caller keeps it: ``close()`` lets go of it without closing it."""
         engine = cls(config)
         engine._pipeline = pipeline
+        engine._owns_pipeline = False
         return engine
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -177,6 +180,7 @@ class StreamingEngine:
         started = time.perf_counter()
         handlers = _signal_handlers()
         self._pipeline = await self._offload(load_pipeline, self.config, progress)
+        self._owns_pipeline = True
         _restore_signal_handlers(handlers)
         self._generation_thread()
         log.info(
@@ -188,7 +192,7 @@ class StreamingEngine:
     async def close(self) -> None:
         """Release the model and the worker thread. The engine can be initialized again."""
         pipeline, self._pipeline = self._pipeline, None
-        if pipeline is not None and hasattr(pipeline, "close"):
+        if pipeline is not None and self._owns_pipeline and hasattr(pipeline, "close"):
             await asyncio.get_running_loop().run_in_executor(None, pipeline.close)
         # Their threads are idle unless a turn is mid-way: streams stop generation on exit.
         for executor in (self._executor, self._generator):

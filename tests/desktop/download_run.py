@@ -103,8 +103,10 @@ def main() -> None:
             note()
             await asyncio.sleep(0.2)
         note()
+        controller.picker.fill(controller.engine.config.model.id)  # as when reopened
         result = {
             "listed": listed,
+            "listed_after": box.itemText(box.findData("voxtral-mini")),
             "state": controller.state.value,
             "description": controller.engine.pipeline.description
             if controller.state.value == "ready"
