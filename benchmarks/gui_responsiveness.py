@@ -7,8 +7,10 @@ blocks in real time from its own thread, as PortAudio does (the spoken sample qu
 the key is held, low noise otherwise). A 1 ms Qt timer records how late the event loop runs it
 while each answer streams: the longest stall is the worst freeze a user could see. Then the
 same turns with *Speak answers* on, timed until the answer has been read aloud (synthesis by
-the real piper voice, "played" by a stand-in output stream pulling 20 ms blocks in real time
-from its own thread, as PortAudio does). Writes benchmarks/results/gui_responsiveness.json.
+the real piper voice in its own process, "played" by a stand-in output stream pulling 20 ms
+blocks in real time from its own thread, as PortAudio does), turn by turn with the silent
+ones; ``--in-thread`` adds turns with synthesis in the window's own process, for comparison.
+Writes benchmarks/results/gui_responsiveness.json.
 """
 
 from __future__ import annotations
@@ -136,7 +138,21 @@ class StallProbe:
         return self.gaps
 
 
-async def run(turns: int) -> dict:
+_IN_THREAD: list = []
+
+
+def in_thread_voice():
+    """The voice synthesising in the window's own process (the design before the voice
+    had a process of its own), for comparison."""
+    if not _IN_THREAD:
+        from core.embedded.assets import default_cache_dir
+        from core.voice import Voice, voice_file
+
+        _IN_THREAD.append(Voice(voice_file("joe", default_cache_dir())))
+    return _IN_THREAD[0]
+
+
+async def run(turns: int, variants: tuple[str, ...]) -> dict:
     samples, rate = sf.read(CLIP, dtype="float32")
     sound = SoundCard()
     with tempfile.TemporaryDirectory() as tmp:
@@ -153,12 +169,18 @@ async def run(turns: int) -> dict:
         mic = RealTimeMic(sound)
         mic.start()
         probe = StallProbe()
-        stalls, rates, answers, spoken_stalls = [], [], [], []
-        for speaking in (False, True):
-            controller.set_speech(speaking)
-            if speaking:
-                assert await controller.speech.prepare() is not None
-            for _ in range(turns):
+        stalls: dict[str, list[float]] = {variant: [] for variant in variants}
+        rates, answers = [], []
+        voice_process = None
+        for _ in range(turns):  # the variants side by side, turn by turn
+            for variant in variants:
+                controller.set_speech(variant != "silent")
+                if variant != "silent":
+                    assert await controller.speech.prepare() is not None
+                    voice_process = voice_process or controller.speech.voice
+                    controller.speech.voice = (
+                        voice_process if variant == "speaking" else in_thread_voice()
+                    )
                 finished = asyncio.Event()
                 controller.turn_finished.connect(lambda _t, f=finished: f.set())
                 controller.ptt.press()
@@ -175,18 +197,22 @@ async def run(turns: int) -> dict:
                     (controller.window.meter.updates - updates)
                     / (time.perf_counter() - started)
                 )
-                # lateness beyond the 1 ms interval
-                (spoken_stalls if speaking else stalls).append(max(gaps) - 1.0)
+                stalls[variant].append(max(gaps) - 1.0)  # lateness beyond the 1 ms
                 answers.append(controller.turns[-1].answer)
                 await asyncio.sleep(0.5)
+        if voice_process is not None:
+            controller.speech.voice = voice_process  # closed with the window
         mic.running = False
         mic.join()
         await controller.shutdown()
     return {
         "turns": turns,
-        "gui_max_stall_ms": max(stalls),
-        "gui_max_stall_ms_speaking": max(spoken_stalls),
-        "gui_median_turn_max_stall_ms": statistics.median(stalls),
+        "gui_max_stall_ms": max(stalls["silent"]),
+        "gui_max_stall_ms_speaking": max(stalls["speaking"]),
+        "gui_median_turn_max_stall_ms": statistics.median(stalls["silent"]),
+        "gui_each_turn_max_stall_ms": {
+            variant: [round(s, 1) for s in values] for variant, values in stalls.items()
+        },
         "meter_hz": statistics.median(rates),
         "answers": answers,
     }
@@ -195,11 +221,17 @@ async def run(turns: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--turns", type=int, default=3)
+    parser.add_argument(
+        "--in-thread",
+        action="store_true",
+        help="also the turns read aloud with synthesis in the window's process",
+    )
     args = parser.parse_args()
+    variants = ("silent", "speaking", *(("in_thread",) if args.in_thread else ()))
     import qasync
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    results = qasync.run(run(args.turns))
+    results = qasync.run(run(args.turns, variants))
     del app
     print("| measure (while an answer streams) | value |\n|---|---|")
     print(
@@ -211,6 +243,9 @@ def main() -> None:
     print(
         f"| longest stall with the answer read aloud | {results['gui_max_stall_ms_speaking']:.1f} ms |"
     )
+    if args.in_thread:
+        in_thread = max(results["gui_each_turn_max_stall_ms"]["in_thread"])
+        print(f"| ... with synthesis in the window's process | {in_thread:.1f} ms |")
     print(f"| energy meter updates (target >= 30 Hz) | {results['meter_hz']:.0f} Hz |")
     print(f"\nanswers: {results['answers']}")
     out = ROOT / "benchmarks" / "results" / "gui_responsiveness.json"
