@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -26,7 +27,8 @@ from core.embedded.assets import default_cache_dir
 from core.engine import StreamingEngine
 from core.errors import ConfigError
 from core.speaker import DeviceSink, Sink, Speaker, SpeechOutputError, WavSink
-from core.voice import Voice, VoiceError, voice_file
+from core.voice import VoiceError, voice_file
+from core.voice_process import VoiceProcess
 
 EXIT_OK, EXIT_ENGINE_ERROR, EXIT_USAGE, EXIT_LOAD = 0, 1, 2, 3
 
@@ -145,43 +147,65 @@ def _print_item(item: dict[str, Any], as_json: bool, started: bool) -> bool:
     return started
 
 
-def _speaker(args: argparse.Namespace, config: Config) -> Speaker | None:
-    """The answer's speaker, when asked for; raises VoiceError for an unusable voice."""
+def _voice_path(args: argparse.Namespace, config: Config) -> Path | None:
+    """The voice to speak with, when asked to speak; raises VoiceError for a missing one."""
     settings = config.speech
     if not (args.speak or args.speak_to or settings.enabled):
         return None
     cache = Path(config.embedded.cache_dir or default_cache_dir()).expanduser()
-    voice = Voice(voice_file(settings.voice, cache))
+    return voice_file(settings.voice, cache)
+
+
+def _speaker(args: argparse.Namespace, config: Config, onnx: Path) -> Speaker | None:
+    """The answer's speaker (its voice in a process of its own, so synthesis never takes
+    the GIL from decoding); raises VoiceError for an unusable voice or output file."""
+    voice = VoiceProcess(onnx)
     sink: Sink
-    if args.speak_to:
-        try:
-            sink = WavSink(args.speak_to, voice.sample_rate)
-        except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-            raise VoiceError(f"cannot write {args.speak_to}: {exc}") from None
-    else:
-        try:
-            sink = DeviceSink(voice.sample_rate)
-        except SpeechOutputError as exc:
-            print(f"ptt-ask: {exc}; the answer is only printed", file=sys.stderr)
-            return None
-    return Speaker(voice, sink, settings.rate, settings.clause_words)
+    try:
+        if args.speak_to:
+            try:
+                sink = WavSink(args.speak_to, voice.sample_rate)
+            except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+                raise VoiceError(f"cannot write {args.speak_to}: {exc}") from None
+        else:
+            try:
+                sink = DeviceSink(voice.sample_rate)
+            except SpeechOutputError as exc:
+                print(f"ptt-ask: {exc}; the answer is only printed", file=sys.stderr)
+                voice.close()
+                return None
+    except BaseException:
+        voice.close()
+        raise
+    return Speaker(voice, sink, config.speech.rate, config.speech.clause_words)
 
 
 async def ask(args: argparse.Namespace) -> int:
     try:
         config = _config(args)
         samples, rate = read_clip(args.clip)
-        speaker = _speaker(args, config)
+        onnx = _voice_path(args, config)
     except (ConfigError, InputError, VoiceError) as exc:
         print(f"ptt-ask: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    # The voice starts (about a second) while the model loads.
+    voice_ready = (
+        asyncio.ensure_future(asyncio.to_thread(_speaker, args, config, onnx))
+        if onnx is not None
+        else None
+    )
     try:
-        return await _answer(args, config, samples, rate, speaker)
+        return await _answer(args, config, samples, rate, voice_ready)
     finally:
+        speaker = None
+        if voice_ready is not None:
+            with contextlib.suppress(Exception):
+                speaker = await voice_ready
         if speaker is not None:
             speaker.stop()  # a no-op after a finished answer; silences an interrupted one
             speaker.wait()
             speaker.sink.close()
+            speaker.voice.close()
 
 
 async def _answer(
@@ -189,7 +213,7 @@ async def _answer(
     config: Config,
     samples: np.ndarray,
     rate: int,
-    speaker: Speaker | None,
+    voice_ready: asyncio.Future | None,
 ) -> int:
     engine = StreamingEngine(config)
     print(f"Loading {config.model.id} ...", file=sys.stderr, flush=True)
@@ -198,6 +222,14 @@ async def _answer(
     except Exception as exc:  # noqa: BLE001 - any load failure is reported, not raised
         print(f"ptt-ask: could not load {config.model.id}: {exc}", file=sys.stderr)
         return EXIT_LOAD
+    speaker: Speaker | None = None
+    if voice_ready is not None:
+        try:
+            speaker = await voice_ready
+        except VoiceError as exc:
+            print(f"ptt-ask: {exc}", file=sys.stderr)
+            await engine.close()
+            return EXIT_USAGE
     status, started = EXIT_OK, False
     try:
         stream = engine.process_realtime_chunk_streaming(
