@@ -47,6 +47,10 @@ class Sink(Protocol):
         """Block until everything written has been heard."""
         ...
 
+    def pending_s(self) -> float:
+        """Seconds of speech written but not yet played (0 for a sink that never waits)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -123,6 +127,11 @@ class DeviceSink:
         with self._lock:
             self._queued.append(np.asarray(samples, np.float32))
 
+    def pending_s(self) -> float:
+        with self._lock:
+            queued = sum(len(block) for block in self._queued) - self._offset
+        return queued / self.sample_rate
+
     def silence(self) -> None:
         """Drop the queue and what the device has buffered: nothing more is heard."""
         with self._lock:
@@ -161,8 +170,17 @@ class WavSink:
     def drain(self) -> None:
         self._file.flush()
 
+    def pending_s(self) -> float:
+        return 0.0  # written at once: never worth waiting for
+
     def close(self) -> None:
         self._file.close()
+
+
+#: a sentence is synthesised once less than this much speech is left to play before it:
+#: synthesis runs ~12-15x faster than speech, so this keeps well ahead, while most of the
+#: work waits until the (much faster) answer has finished generating
+LEAD_S = 1.5
 
 
 class Speaker:
@@ -175,11 +193,14 @@ class Speaker:
         rate: float = 1.0,
         clause_words: int = 12,
         close_sink: bool = False,
+        lead_s: float = LEAD_S,
     ) -> None:
         """``close_sink``: the worker closes the sink when it is done, so that closing an
         output device (tens of milliseconds in PortAudio) never lands on the caller's
-        thread."""
+        thread. ``lead_s``: how much speech may still be queued when the next sentence's
+        synthesis starts (just in time, so that it competes less with generation)."""
         self.voice, self.sink, self.rate = voice, sink, rate
+        self.lead_s = lead_s
         self.close_sink = close_sink
         self._splitter = SentenceSplitter(clause_words)
         self._sentences: queue.Queue = queue.Queue()
@@ -231,9 +252,18 @@ class Speaker:
     def speaking(self) -> bool:
         return self._worker.is_alive()
 
+    def _room_for(self) -> bool:
+        """Wait until the speech still queued is down to ``lead_s``; False on a stop."""
+        while (ahead := self.sink.pending_s() - self.lead_s) > 0:
+            if self._stopped.wait(min(ahead, 0.25)):
+                return False
+        return not self._stopped.is_set()
+
     def _run(self) -> None:
         try:
             while (sentence := self._sentences.get()) is not _END:
+                if not self._room_for():
+                    return
                 for samples in self.voice.synthesize(sentence, self.rate, tag=self):
                     with self._output:
                         if self._stopped.is_set():

@@ -194,6 +194,9 @@ def test_the_first_sentence_is_spoken_before_the_answer_is_complete(voice):
         def drain(self):
             pass
 
+        def pending_s(self):
+            return 0.0
+
         def close(self):
             pass
 
@@ -210,6 +213,53 @@ def test_the_first_sentence_is_spoken_before_the_answer_is_complete(voice):
     speaker.finish()
     assert speaker.wait(60)
     assert [s for s, _ in speaker.spoken] == SENTENCES
+
+
+def test_each_later_sentence_is_synthesised_just_in_time(voice):
+    """With the whole answer already there, a sentence is synthesised only once the speech
+    queued before it is down to ``lead_s`` (so synthesis competes less with generation),
+    and still early enough that the output never runs dry."""
+
+    class RealTime:  # the sound card's boundary: plays what it is given in real time
+        sample_rate = voice.sample_rate
+
+        def __init__(self):
+            self.queued_s, self.since = 0.0, time.perf_counter()
+            self.writes: list[tuple[float, float]] = []  # (when, seconds still queued)
+
+        def pending_s(self):
+            now = time.perf_counter()
+            self.queued_s = max(0.0, self.queued_s - (now - self.since))
+            self.since = now
+            return self.queued_s
+
+        def write(self, samples):
+            self.writes.append((time.perf_counter(), self.pending_s()))
+            self.queued_s += len(samples) / self.sample_rate
+
+        def silence(self):
+            pass
+
+        def drain(self):
+            while self.pending_s() > 0:
+                time.sleep(0.01)
+
+        def close(self):
+            pass
+
+    sink = RealTime()
+    speaker = Speaker(voice, sink, lead_s=1.0)
+    for chunk in stream(ANSWER):
+        speaker.feed(chunk + " ")
+    speaker.finish()
+    assert speaker.wait(60)
+    assert [s for s, _ in speaker.spoken] == SENTENCES
+    assert len(sink.writes) == len(SENTENCES)  # piper gives one block per sentence here
+    later = [queued for _, queued in sink.writes[1:]]
+    # written once at most lead_s was left (without the wait: 2-4 s of speech queued)...
+    assert max(later) <= 1.0
+    # ...and before the output ran dry (synthesis takes ~0.3 s of that second)
+    assert min(later) > 0
 
 
 def test_stop_drops_the_rest_of_the_answer(voice, tmp_path):

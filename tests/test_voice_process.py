@@ -46,6 +46,9 @@ class Blocks:
     def drain(self):
         pass
 
+    def pending_s(self):
+        return 0.0
+
     def close(self):
         pass
 
