@@ -151,13 +151,14 @@ class AudioLMPipeline:
         return Exchange(user_text=None, user_audio=samples, answer=answer)
 
     def close(self) -> None:
-        """Let go of the weights and release a GPU's cached blocks. No ``gc.collect()``
-        here: this runs on a worker thread, and a collection there can finalise a GUI's
-        objects off its thread (it hung the window's tests); the window collects on its
-        own thread after a switch."""
+        """Give the model's memory back now (a window switching models), not at the next
+        garbage collection: the weights are dropped and a GPU's cached blocks released."""
+        import gc
+
         import torch
 
         self.model = None
         self.processor = None
+        gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

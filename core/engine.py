@@ -179,11 +179,7 @@ class StreamingEngine:
             return
         started = time.perf_counter()
         handlers = _signal_handlers()
-        # A load cancelled part-way still finishes (it can't be interrupted); what it
-        # loaded is then closed, not left holding memory nobody can reach.
-        self._pipeline = await self._offload(
-            load_pipeline, self.config, progress, orphan=_close_pipeline
-        )
+        self._pipeline = await self._offload(load_pipeline, self.config, progress)
         self._owns_pipeline = True
         _restore_signal_handlers(handlers)
         self._generation_thread()
@@ -199,18 +195,12 @@ class StreamingEngine:
         if pipeline is not None and self._owns_pipeline and hasattr(pipeline, "close"):
             await asyncio.get_running_loop().run_in_executor(None, pipeline.close)
         # Their threads are idle unless a turn is mid-way: streams stop generation on exit.
-        # Joined off the event loop: a load still finishing must not freeze a window.
         for executor in (self._executor, self._generator):
             if executor is not None:
-                await asyncio.to_thread(executor.shutdown, True)
+                executor.shutdown(wait=True)
         self._executor = self._generator = None
 
-    async def _offload(
-        self,
-        fn: Callable[..., T],
-        *args: Any,
-        orphan: Callable[[T], None] | None = None,
-    ) -> T:
+    async def _offload(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking work on the engine's worker thread. If the caller is cancelled, wait for
         the work to finish anyway, so that whatever it cleans up (a temp file) is cleaned up."""
         if self._executor is None:
@@ -222,14 +212,8 @@ class StreamingEngine:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
             await asyncio.wait([future])
-            # The caller is gone: its error is nobody's to report (exception() marks it
-            # seen), and its result is let go (``orphan``) on the worker.
-            if (
-                not future.cancelled()
-                and future.exception() is None
-                and orphan is not None
-            ):
-                self._executor.submit(orphan, future.result())
+            if not future.cancelled():
+                future.exception()  # the caller is gone: its error is nobody's to report
             raise
 
     def _generation_thread(self) -> ThreadPoolExecutor:
@@ -570,9 +554,3 @@ class StreamingEngine:
             return
         answer = " ".join(turn.texts)
         self._history.append(self.pipeline.remember(samples, prepared, answer))
-
-
-def _close_pipeline(pipeline: Any) -> None:
-    close = getattr(pipeline, "close", None)
-    if close is not None:
-        close()

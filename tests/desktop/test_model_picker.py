@@ -168,13 +168,3 @@ def test_a_server_that_is_down_is_a_note_and_the_next_turn_works(
     switch(controller, qtbot, "local-llama")
     answer = ask(controller, qtbot, sound, question)
     assert answer.text_label.text() and controller.turns[-1].note is None
-
-
-def test_editing_the_config_wins_over_an_older_choice(app, settings):
-    settings.setValue(
-        "model/config_id", "some-other-model"
-    )  # the config said this then
-    settings.setValue("model/id", "local-llama")  # and the window picked this
-    controller = app("embedded")  # now the config says embedded
-    assert controller.engine.config.model.id == "embedded"
-    assert settings.value("model/id") is None
