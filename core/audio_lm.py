@@ -151,14 +151,12 @@ class AudioLMPipeline:
         return Exchange(user_text=None, user_audio=samples, answer=answer)
 
     def close(self) -> None:
-        """Give the model's memory back now (a window switching models), not at the next
-        garbage collection: the weights are dropped and a GPU's cached blocks released."""
-        import gc
-
+        """Let go of the weights and release a GPU's cached blocks. No ``gc.collect()``:
+        this runs on a worker thread, where a collection can finalise a GUI's objects off
+        their thread (it hung a test run after the window's tests)."""
         import torch
 
         self.model = None
         self.processor = None
-        gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

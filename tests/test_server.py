@@ -323,8 +323,9 @@ async def test_a_stalled_server_is_a_timeout(server, question):
         stream = hog.chat.completions.create(
             model="any",
             messages=[{"role": "user", "content": "Tell a very long story."}],
-            max_tokens=400,
+            max_tokens=2000,
             stream=True,
+            extra_body={"ignore_eos": True},  # holds the slot until stopped below
         )
         for _ in stream:
             if stop.is_set():
