@@ -53,6 +53,21 @@ def server_config(url: str, **settings):
     )
 
 
+def long_story_config(url: str):
+    """One word per chunk and an answer that goes on: something to cut off mid-way."""
+    return load_config(
+        overrides={
+            "model": {"id": "test-server"},
+            "servers": {"test-server": {"url": url}},
+            "chunked_response": {
+                "chunk_size_words": 1,
+                "generation": {"max_new_tokens": 2000},
+            },
+            "prompts": {"conversation": "Tell a very long story. Never stop."},
+        }
+    )
+
+
 async def loaded(config) -> StreamingEngine:
     engine = StreamingEngine(config)
     await engine.initialize()
@@ -145,22 +160,7 @@ async def test_transcribe_mode_is_the_local_recogniser(engine, question):
 async def test_barge_in_closes_the_stream_and_the_server_stops_generating(
     server, question
 ):
-    config = server_config(server.url)
-    config = config.model_copy(
-        update={
-            "chunked_response": config.chunked_response.model_copy(
-                update={
-                    "chunk_size_words": 1,
-                    "generation": config.chunked_response.generation.model_copy(
-                        update={"max_new_tokens": 2000}
-                    ),
-                }
-            ),
-            "prompts": config.prompts.model_copy(
-                update={"conversation": "Tell a very long story. Never stop."}
-            ),
-        }
-    )
+    config = long_story_config(server.url)
     engine = await loaded(config)
     samples, rate = question
     log_before = server.log.read_text(errors="replace").count("cancel task")
@@ -279,22 +279,7 @@ async def test_a_prompt_over_the_context_is_prompt_too_long(server, question):
 
 async def test_a_server_killed_mid_answer_is_stream_interrupted(tmp_path, question):
     doomed = LlamaServer(smollm2(), tmp_path / "doomed.log")
-    config = server_config(doomed.url)
-    config = config.model_copy(
-        update={
-            "chunked_response": config.chunked_response.model_copy(
-                update={
-                    "chunk_size_words": 1,
-                    "generation": config.chunked_response.generation.model_copy(
-                        update={"max_new_tokens": 2000}
-                    ),
-                }
-            ),
-            "prompts": config.prompts.model_copy(
-                update={"conversation": "Tell a very long story. Never stop."}
-            ),
-        }
-    )
+    config = long_story_config(doomed.url)
     engine = await loaded(config)
     samples, rate = question
     items = []
