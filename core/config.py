@@ -147,6 +147,14 @@ class SpeechSettings(_Section):
     clause_words: int = Field(12, ge=3, le=100)
 
 
+def shown_url(url: str) -> str:
+    """``url`` fit to show or log: a ``user:password@`` in it becomes ``***@``."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
+
+
 class ServerSettings(_Section):
     """One OpenAI-compatible chat server (vLLM, llama.cpp's server, Ollama, LM Studio...)."""
 

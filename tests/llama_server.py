@@ -127,8 +127,9 @@ def main() -> None:
         params.mmproj.path = args.mmproj
         params.mmproj_use_gpu = False
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     server = xllamacpp.Server(params)
+    # after the server: it installs handlers of its own while it starts
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print("listening", flush=True)
     stop.wait()
     del server

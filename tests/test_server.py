@@ -446,6 +446,18 @@ def test_busy_and_server_errors_map_to_their_codes():
         "s", settings, status(404, "no such model"), lambda: ["a", "b"]
     )
     assert "it serves: a, b" in missing.detail
+    # vLLM's refusal of an answer length is not a prompt that is too long
+    length = request_failure(
+        "s",
+        settings,
+        status(
+            400,
+            "'max_tokens' is too large: 9000. This model's maximum context length is 8192",
+        ),
+        list,
+    )
+    assert length.code == ErrorCode.SERVER_ERROR
+    assert "max_new_tokens" in length.detail
 
 
 def test_a_busy_server_gets_one_retry_then_busy(monkeypatch):
@@ -493,3 +505,61 @@ def test_the_server_benchmark_runs(tmp_path):
         assert 0 < result[side]["first_token_ms"] < result[side]["first_4_words_ms"]
         assert result[side]["tokens_per_s"] > 1
     assert 0.3 < result["throughput_ratio"] < 3
+
+
+def seen_headers(chat: ServerChat) -> dict:
+    """The headers ``chat`` sends, caught at the transport (the network boundary)."""
+    import httpx2 as httpx
+
+    seen = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.update(request.headers)
+        return httpx.Response(
+            200, json={"object": "list", "data": [{"id": "m", "object": "model"}]}
+        )
+
+    chat._lister = chat._lister.with_options(
+        http_client=openai.DefaultHttpxClient(transport=httpx.MockTransport(handler))
+    )
+    chat.models()
+    return seen
+
+
+def test_only_the_configured_key_is_sent(monkeypatch):
+    """Not a key the openai client would pick up from OPENAI_* variables meant for OpenAI."""
+    monkeypatch.setenv("OPENAI_CUSTOM_HEADERS", "Authorization: Bearer sk-not-for-you")
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-not-for-you")
+    monkeypatch.setenv("MY_KEY", "right-key\r\n")  # as read from a CRLF .env file
+    settings = ServerSettings(url="http://127.0.0.1:1/v1", api_key_env="MY_KEY")
+    headers = seen_headers(ServerChat("s", settings))
+    assert headers["authorization"] == "Bearer right-key"
+    assert "openai-organization" not in headers
+    keyless = seen_headers(ServerChat("s", ServerSettings(url="http://127.0.0.1:1/v1")))
+    assert keyless["authorization"] == "Bearer none"  # a placeholder, never another key
+
+
+def test_an_unusable_key_is_named_never_shown(monkeypatch):
+    monkeypatch.setenv("MY_KEY", "sk-sec\u00e9ret")
+    chat = ServerChat(
+        "s", ServerSettings(url="http://127.0.0.1:1/v1", api_key_env="MY_KEY")
+    )
+    with pytest.raises(Exception) as caught:
+        chat.stream(
+            [{"role": "user", "content": "hi"}],
+            {},
+            lambda t, n: None,
+            threading.Event(),
+        )
+    assert caught.value.code == ErrorCode.SERVER_AUTH
+    assert "MY_KEY" in caught.value.detail and "sec" not in caught.value.detail
+    assert "MY_KEY" in chat.probe()
+    chat.close()
+
+
+def test_a_password_in_the_url_is_never_shown(question):
+    settings = ServerSettings(url=f"http://user:hunter2@127.0.0.1:{free_port()}/v1")
+    chat = ServerChat("s", settings)
+    problem = chat.probe()
+    assert "hunter2" not in problem and "***@127.0.0.1" in problem
+    chat.close()

@@ -18,11 +18,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx2 as httpx
 import openai
 
-from core.config import ServerSettings
+from core.config import ServerSettings, shown_url
 from core.errors import EngineError, ErrorCode
 from core.server.failures import request_failure, retry_delay, stream_failure
 
@@ -45,18 +46,43 @@ class ServerChat:
     ) -> None:
         self.name = name
         self.settings = settings
-        key = environ.get(settings.api_key_env) if settings.api_key_env else None
-        if settings.api_key_env and not key:
-            log.warning(
-                "servers.%s.api_key_env names %s, which is not set",
-                name,
-                settings.api_key_env,
+        variable = settings.api_key_env
+        # A key pasted with its line end (a CRLF .env file) is still the key.
+        key = (environ.get(variable) or "").strip() if variable else ""
+        #: why the configured key can't be used (each turn then says so), or None
+        self.key_problem: str | None = None
+        if variable and not key:
+            self.key_problem = (
+                f"servers.{name}.api_key_env names {variable}, which is not set"
             )
+        elif key and not (key.isascii() and key.isprintable()):
+            self.key_problem = (
+                f"the key in {variable} has characters no API key has (spaces inside, "
+                "control or non-ASCII characters); set it again"
+            )
+            key = ""
+        if self.key_problem:
+            log.warning("%s", self.key_problem)
+        password = urlsplit(settings.url).password
+        self._secrets = [secret for secret in (key, password) if secret]
         self._socket: socket.socket | None = None
         timeout = httpx.Timeout(
             settings.timeout_s, connect=min(settings.timeout_s, CONNECT_TIMEOUT_S)
         )
-        common = {"base_url": settings.url, "api_key": key or "none", "max_retries": 0}
+        common = {
+            "base_url": settings.url,
+            "api_key": key or "none",
+            "max_retries": 0,
+            # Only the configured key goes out: never one the openai client would take from
+            # OPENAI_CUSTOM_HEADERS, nor OPENAI_ORG_ID / OPENAI_PROJECT_ID meant for OpenAI.
+            "default_headers": {
+                # (a placeholder without a key: the client insists on one, servers
+                # without keys ignore it)
+                "Authorization": f"Bearer {key or 'none'}",
+                "OpenAI-Organization": openai.Omit(),
+                "OpenAI-Project": openai.Omit(),
+            },
+        }
         # One connection for answers, so the socket a cancel shuts down is the stream's.
         self._http = openai.DefaultHttpxClient(
             limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
@@ -96,6 +122,17 @@ class ServerChat:
 
     # -- requests ----------------------------------------------------------------------------
 
+    def _clean(self, error: EngineError) -> EngineError:
+        """``error`` with nothing secret in it: the key, a password in the URL."""
+        detail = error.detail.replace(self.settings.url, shown_url(self.settings.url))
+        for secret in self._secrets:
+            detail = detail.replace(secret, "***")
+        return EngineError(error.code, detail)
+
+    def _refuse_without_key(self) -> None:
+        if self.key_problem:
+            raise EngineError(ErrorCode.SERVER_AUTH, f"{self.key_problem}.")
+
     def models(self, timeout: float | None = None) -> list[str]:
         """The model names the server lists (``GET /models``)."""
         client = (
@@ -111,7 +148,9 @@ class ServerChat:
             try:
                 listed = self.models()
             except Exception as exc:  # noqa: BLE001 - reported as the turn's error
-                raise request_failure(self.name, self.settings, exc) from None
+                raise self._clean(
+                    request_failure(self.name, self.settings, exc)
+                ) from None
             if not listed:
                 raise EngineError(
                     ErrorCode.MODEL_NOT_FOUND,
@@ -122,10 +161,12 @@ class ServerChat:
 
     def probe(self, timeout: float = 2.0) -> str | None:
         """None when the server answers its model list within ``timeout``, else why not."""
+        if self.key_problem:
+            return self.key_problem
         try:
             self.models(timeout)
         except Exception as exc:  # noqa: BLE001 - any failure is the answer
-            return request_failure(self.name, self.settings, exc).detail
+            return self._clean(request_failure(self.name, self.settings, exc)).detail
         return None
 
     def stream(
@@ -143,6 +184,7 @@ class ServerChat:
         stats: dict[str, Any] = {}
         started = False  # whether the server began answering (a status 200 came)
         try:
+            self._refuse_without_key()
             stream = self._open(messages, options, cancel)
             if stream is None:
                 return stats  # cancelled before the server answered

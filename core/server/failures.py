@@ -17,7 +17,8 @@ from core.errors import EngineError, ErrorCode
 #: HTTP statuses worth one retry after a pause: the server is busy, not broken
 BUSY_STATUSES = frozenset({429, 503})
 
-_CONTEXT_WORDS = ("context", "too long", "exceed", "maximum", "too many tokens")
+_CONTEXT_WORDS = ("context", "too long", "too many tokens")
+_ANSWER_LENGTH_WORDS = ("max_tokens", "max_completion_tokens", "max_new_tokens")
 
 
 def _server_said(exc: openai.APIStatusError) -> str:
@@ -25,9 +26,9 @@ def _server_said(exc: openai.APIStatusError) -> str:
     if isinstance(body, dict):
         inner = body.get("error", body)
         if isinstance(inner, dict) and inner.get("message"):
-            return str(inner["message"])
+            return str(inner["message"])[:300]
         if isinstance(inner, str):
-            return inner
+            return inner[:300]
     text = exc.response.text if exc.response is not None else ""
     return (text or exc.message or "").strip()[:300]
 
@@ -143,6 +144,12 @@ def _status_failure(
         return EngineError(
             ErrorCode.MODEL_NOT_FOUND, _not_found(name, settings, said, models)
         )
+    if status in (400, 422) and any(w in said for w in _ANSWER_LENGTH_WORDS):
+        return EngineError(
+            ErrorCode.SERVER_ERROR,
+            f"{name} refused the answer length ({said}); lower "
+            "chunked_response.generation.max_new_tokens.",
+        )
     if status in (400, 413, 422) and any(w in said.lower() for w in _CONTEXT_WORDS):
         return EngineError(
             ErrorCode.PROMPT_TOO_LONG, f"{name} answered HTTP {status}: {said}."
@@ -150,7 +157,7 @@ def _status_failure(
     if status in BUSY_STATUSES:
         return EngineError(
             ErrorCode.SERVER_BUSY,
-            f"{name} answered HTTP {status} twice, a second apart ({said}).",
+            f"{name} answered HTTP {status}, and again when asked once more ({said}).",
         )
     kind = "rejected the request" if status < 500 else "failed"
     return EngineError(ErrorCode.SERVER_ERROR, f"{name} {kind}: HTTP {status}: {said}.")

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from core.config import Config, ServerSettings
+from core.config import Config, ServerSettings, shown_url
 from core.devices import physical_cores
 from core.embedded.assets import WHISPER_BASE, assemble, cache_dir
 from core.embedded.recognizer import Recognizer
@@ -78,7 +78,7 @@ class ServerPipeline:
         self.problem: str | None = None
         settings = chat.settings
         self.description = (
-            f"server {chat.name}: {settings.model or 'its model'} at {settings.url}, "
+            f"server {chat.name}: {settings.model or 'its model'} at {shown_url(settings.url)}, "
             f"{settings.input} in"
         )
 
@@ -106,7 +106,7 @@ class ServerPipeline:
                 )
                 recognizer.warm_up()
             if progress:
-                progress(f"Checking {name} at {settings.url}", None)
+                progress(f"Checking {name} at {shown_url(settings.url)}", None)
             problem = chat.probe()
         except BaseException:
             chat.close()
