@@ -67,57 +67,44 @@ def _repo_bytes(model_id: str) -> int:
 
 
 def _bytes_reporter(model_id: str, progress: Callable[[str, float | None], None]):
-    """A stand-in for tqdm that huggingface_hub's snapshot_download drives: the bytes
-    written so far, reported through ``progress`` (which may raise to cancel: the download
-    stops and what it fetched stays in the cache for next time)."""
-    # snapshot_download only learns each file's size as that file starts: take the whole
-    # repository's up front, so the bar does not jump to 100% after the first small file.
-    state = {"total": _repo_bytes(model_id), "done": 0, "shown": 0.0}
+    """A tqdm that huggingface_hub's snapshot_download drives (silent: it draws nothing):
+    the bytes written so far, reported through ``progress`` (which may raise to cancel: the
+    download stops, files already complete stay in the cache for next time)."""
+    from tqdm.auto import tqdm
 
-    class Bar:
-        def __init__(self, *args, desc: str = "", total=None, initial=0, **kwargs):
-            self.desc = desc or ""
-            self.bytes = kwargs.get("unit") == "B" and not self.desc.startswith(
+    state = {"total": None, "done": 0, "shown": 0.0}
+
+    class Bar(tqdm):
+        def __init__(self, *args, **kwargs):
+            kwargs.pop("name", None)
+            desc = kwargs.get("desc") or ""
+            # the byte counter of what is written to disk (not the file count, nor the
+            # network-side "Downloading bytes" counter)
+            self._bytes = kwargs.get("unit") == "B" and not desc.startswith(
                 "Downloading"
             )
-            self.n = initial or 0
-            self._total = total or 0
-
-        # snapshot_download grows the byte bar's total as each file starts
-        @property
-        def total(self):
-            return self._total
-
-        @total.setter
-        def total(self, value):
-            self._total = value or 0
-            if self.bytes:
-                state["total"] = max(state["total"], self._total)
+            self._written = kwargs.get("initial") or 0
+            kwargs["disable"] = True
+            super().__init__(*args, **kwargs)
 
         def update(self, n=1):
-            self.n += n or 0
-            if not self.bytes:
+            if not self._bytes:
                 return
-            state["done"] = self.n
+            self._written += n or 0
+            if state["total"] is None:
+                # snapshot_download learns each file's size only as that file starts:
+                # take the whole repository's once, so the bar does not reach 100% after
+                # the first small file (asked only when something is being downloaded)
+                state["total"] = _repo_bytes(model_id)
+            total = max(state["total"], self.total or 0)
             now = time.monotonic()
-            if now - state["shown"] >= 0.2 or state["done"] >= state["total"]:
+            if now - state["shown"] >= 0.2 or self._written >= total:
                 state["shown"] = now
-                total = state["total"]
                 progress(
-                    f"Downloading {model_id}: {_size(state['done'])} of {_size(total)}",
-                    state["done"] / total if total else None,
+                    f"Downloading {model_id}: {_size(self._written)} of {_size(total)}",
+                    self._written / total if total else None,
                 )
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def __getattr__(
-            self, name
-        ):  # refresh, close, set_description, ...: nothing to do
-            return lambda *args, **kwargs: None
+            return
 
     return Bar
 
@@ -138,6 +125,10 @@ def model_files(
     offline = constants.HF_HUB_OFFLINE
     if progress:
         progress(f"Checking the Hugging Face cache for {model_id}", None)
+    if progress and not offline:
+        # Plain HTTP, not hf_xet: its progress comes from Rust and a cancel raised in that
+        # callback is not seen, while HTTP downloads report every chunk and stop on cancel.
+        constants.HF_HUB_DISABLE_XET = True
     try:
         return snapshot_download(
             model_id,
