@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 
 
 class AudioLMPipeline:
+    #: torch modules can hold their weights in reference cycles: whoever closes this
+    #: should run ``gc.collect()`` on its own thread afterwards (see ``close``)
+    collect_after_close = True
+
     def __init__(
         self,
         model: Any,

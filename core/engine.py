@@ -179,7 +179,11 @@ class StreamingEngine:
             return
         started = time.perf_counter()
         handlers = _signal_handlers()
-        self._pipeline = await self._offload(load_pipeline, self.config, progress)
+        # A load cancelled part-way still finishes (it can't be interrupted); what it
+        # loaded is then closed, not left holding memory nobody can reach.
+        self._pipeline = await self._offload(
+            load_pipeline, self.config, progress, orphan=_close_pipeline
+        )
         self._owns_pipeline = True
         _restore_signal_handlers(handlers)
         self._generation_thread()
@@ -195,12 +199,18 @@ class StreamingEngine:
         if pipeline is not None and self._owns_pipeline and hasattr(pipeline, "close"):
             await asyncio.get_running_loop().run_in_executor(None, pipeline.close)
         # Their threads are idle unless a turn is mid-way: streams stop generation on exit.
+        # Joined off the event loop: a load still finishing must not freeze a window.
         for executor in (self._executor, self._generator):
             if executor is not None:
-                executor.shutdown(wait=True)
+                await asyncio.to_thread(executor.shutdown, True)
         self._executor = self._generator = None
 
-    async def _offload(self, fn: Callable[..., T], *args: Any) -> T:
+    async def _offload(
+        self,
+        fn: Callable[..., T],
+        *args: Any,
+        orphan: Callable[[T], None] | None = None,
+    ) -> T:
         """Run blocking work on the engine's worker thread. If the caller is cancelled, wait for
         the work to finish anyway, so that whatever it cleans up (a temp file) is cleaned up."""
         if self._executor is None:
@@ -212,8 +222,14 @@ class StreamingEngine:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
             await asyncio.wait([future])
-            if not future.cancelled():
-                future.exception()  # the caller is gone: its error is nobody's to report
+            # The caller is gone: its error is nobody's to report (exception() marks it
+            # seen), and its result is let go (``orphan``) on the worker.
+            if (
+                not future.cancelled()
+                and future.exception() is None
+                and orphan is not None
+            ):
+                self._executor.submit(orphan, future.result())
             raise
 
     def _generation_thread(self) -> ThreadPoolExecutor:
@@ -554,3 +570,9 @@ class StreamingEngine:
             return
         answer = " ".join(turn.texts)
         self._history.append(self.pipeline.remember(samples, prepared, answer))
+
+
+def _close_pipeline(pipeline: Any) -> None:
+    close = getattr(pipeline, "close", None)
+    if close is not None:
+        close()

@@ -46,6 +46,13 @@ def remembered_model(config: Config, settings: QSettings) -> Config:
     """The model last picked in the window, when it still names something the config knows
     (the embedded default, a server, a preset, a URL, a hub id or folder)."""
     model_id = settings.value("model/id")
+    # Editing model.id in the config file wins over an older choice made in the window.
+    config_id = settings.value("model/config_id")
+    settings.setValue("model/config_id", config.model.id)
+    if config_id not in (None, config.model.id):
+        log.info("model.id changed in the config to %r: using it", config.model.id)
+        settings.remove("model/id")
+        return config
     if not model_id or model_id == config.model.id:
         return config
     known = {choice.model_id for choice in choices(config)}

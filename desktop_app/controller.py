@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
+import sys
 import threading
 from enum import Enum
 from pathlib import Path
@@ -47,6 +49,19 @@ PAUSE_S = 0.2
 
 # Warn this long before a recording reaches audio.max_clip_s (a third of it, for short limits).
 LIMIT_WARNING_S = 5.0
+
+
+def _give_memory_back(pipeline: object) -> None:
+    """After ``pipeline`` is closed: what an audio model (torch) left in reference cycles is
+    collected here, on the GUI thread, where Qt objects may be finalised, and a GPU's cached
+    blocks go back. The embedded default and servers free everything in ``close()``, so
+    for them there is no collection and no pause (one takes ~0.3 s)."""
+    if not getattr(pipeline, "collect_after_close", False):
+        return
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 class LoadCancelled(Exception):
@@ -127,6 +142,10 @@ class Controller(QObject):
         self.picker = ModelPicker(window.model_box, engine.config, self)
         self.picker.chosen.connect(self.choose_model)
         self._switch_task: asyncio.Task | None = None
+        #: the model loaded or being switched to
+        self._target_id = engine.config.model.id
+        #: whether that model was picked in the window (remembered once loaded)
+        self._picked = False
         window.new_button.clicked.connect(self.new_conversation)
         window.export_button.clicked.connect(self.export_dialog)
         window.mode_box.currentIndexChanged.connect(self._remember_mode)
@@ -175,7 +194,7 @@ class Controller(QObject):
         self.start_loading()
 
     def start_loading(self) -> None:
-        if self._load_task is not None and not self._load_task.done():
+        if self.closing or (self._load_task is not None and not self._load_task.done()):
             return
         self.state, self.load_error = ModelState.LOADING, None
         self._cancel_load.clear()
@@ -218,6 +237,10 @@ class Controller(QObject):
         finally:
             self.window.cancel_button.hide()
         self.state = ModelState.READY
+        if self._picked:
+            # Remembered once it has loaded: a cancelled download is not restarted at the
+            # next start, and --model stays a one-run choice.
+            self.settings.setValue("model/id", name)
         log.info("window ready: %s", engine.pipeline.description)
         self._show_ready()
         problem = getattr(engine.pipeline, "problem", None)
@@ -235,11 +258,11 @@ class Controller(QObject):
     def choose_model(self, model_id: str) -> None:
         """Switch to ``model_id`` without a restart: the answer stops, the old model is
         unloaded (its memory given back), the new one loads in the background."""
-        if (
-            model_id == self.engine.config.model.id
-            and self.state is not ModelState.FAILED
+        if self.closing or (
+            model_id == self._target_id and self.state is not ModelState.FAILED
         ):
             return
+        self._target_id, self._picked = model_id, True
         if self._switch_task is not None and not self._switch_task.done():
             self._switch_task.cancel()
         self._switch_task = asyncio.ensure_future(self._switch(model_id))
@@ -249,21 +272,30 @@ class Controller(QObject):
         self.state = ModelState.LOADING
         self.barge_in()
         self._cancel_load.set()
-        for task in (self._turn_task, self._preview_task, self._load_task):
-            if task is not None and not task.done():
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
+        busy = [
+            task
+            for task in (self._turn_task, self._preview_task, self._load_task)
+            if task is not None and not task.done()
+        ]
+        for task in busy:
+            task.cancel()
+        if busy:
+            await asyncio.wait(busy)  # never raises: this switch's own cancel still can
         old = self.engine
         config = old.config.model_copy(
             update={"model": old.config.model.model_copy(update={"id": model_id})}
         )
         self.engine = StreamingEngine(config)
-        self.settings.setValue("model/id", model_id)
         self.picker.select(model_id)
         self.window.set_status(f"Unloading {old.config.model.id}…", busy=True)
-        await old.close()
-        log.info("switched from %s to %s", old.config.model.id, model_id)
+        pipeline = old.pipeline if old.is_initialized else None
+        # Shielded: a newer switch (or quitting) never leaves the old model half-closed.
+        await asyncio.shield(old.close())
+        old_id = old.config.model.id
+        del old
+        _give_memory_back(pipeline)
+        del pipeline
+        log.info("switched from %s to %s", old_id, model_id)
         self.window.chat.add_note(
             f"Now answering: {self.window.model_box.currentText()} (a new conversation)"
         )

@@ -66,22 +66,7 @@ class ModelPicker(QObject):
         self._probes.clear()
 
     async def _probe(self, choice: Choice) -> None:
-        from core.server.client import ServerChat
-
-        name, settings = server_for(
-            self.config.model_copy(
-                update={
-                    "model": self.config.model.model_copy(
-                        update={"id": choice.model_id}
-                    )
-                }
-            )
-        )
-        chat = ServerChat(name, settings)
-        try:
-            problem = await asyncio.to_thread(chat.probe, PROBE_TIMEOUT_S)
-        finally:
-            chat.close()
+        name, problem = await asyncio.to_thread(_check, self.config, choice.model_id)
         row = self.box.findData(choice.model_id)
         if row < 0:
             return
@@ -100,3 +85,21 @@ class ModelPicker(QObject):
         model_id = self.box.itemData(row)
         if model_id is not None:
             self.chosen.emit(model_id)
+
+
+def _check(config: Config, model_id: str) -> tuple[str, str | None]:
+    """The server's name, and why it does not answer (None when it does). Run off the GUI
+    thread, import included: the openai client takes a second to import, and each client
+    it makes reads the system's CA certificates."""
+    from core.server.client import ServerChat
+
+    name, settings = server_for(
+        config.model_copy(
+            update={"model": config.model.model_copy(update={"id": model_id})}
+        )
+    )
+    chat = ServerChat(name, settings)
+    try:
+        return name, chat.probe(PROBE_TIMEOUT_S)
+    finally:
+        chat.close()

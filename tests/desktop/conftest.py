@@ -4,6 +4,7 @@ asyncio loop (one for the session, as in the app), and a fake sound card."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -24,6 +25,16 @@ def qloop(qapp):
     yield loop
     loop.stop()  # only now: stopping quits the QApplication, which later tests would need
     loop.close()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _collect_windows_here():
+    """Windows a module's tests left in reference cycles are destroyed here, on the GUI
+    thread. Left to a collection that happens to run on a worker thread in a later, non-Qt
+    test, ``~QWidget`` waits for the GUI thread to flush window events, which no Qt loop
+    is there to do: that test hangs."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)

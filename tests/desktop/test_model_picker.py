@@ -4,6 +4,7 @@ default and a real llama.cpp server without a restart, and the choice remembered
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 
@@ -168,3 +169,59 @@ def test_a_server_that_is_down_is_a_note_and_the_next_turn_works(
     switch(controller, qtbot, "local-llama")
     answer = ask(controller, qtbot, sound, question)
     assert answer.text_label.text() and controller.turns[-1].note is None
+
+
+def test_editing_the_config_wins_over_an_older_choice(app, settings):
+    settings.setValue(
+        "model/config_id", "some-other-model"
+    )  # the config said this then
+    settings.setValue("model/id", "local-llama")  # and the window picked this
+    controller = app("embedded")  # now the config says embedded
+    assert controller.engine.config.model.id == "embedded"
+    assert settings.value("model/id") is None
+
+
+def test_switches_made_while_loading_end_on_the_last_choice(
+    qtbot, tiny_models, settings, sound, llama, question
+):
+    """Picked while the embedded default is still loading, then picked again before that
+    switch is done: the window keeps drawing, ends on the last choice, and answers; the
+    engines left behind are closed."""
+    from PySide6.QtCore import QTimer
+
+    config = picker_config(
+        tiny_models["qwen2-audio"], llama.url, "embedded", free_port()
+    )
+    controller = build(config, settings, sound)
+    controller.window.show()
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(asyncio.get_event_loop().time()))
+    timer.start(10)
+    first = controller.engine
+    controller.start()
+    qtbot.waitUntil(lambda: controller.state.value == "loading")
+    box = controller.window.model_box
+    for model_id in ("local-llama", "nowhere", "local-llama"):
+        row = box.findData(model_id)
+        box.setCurrentIndex(row)
+        box.activated.emit(row)
+        qtbot.wait(5)
+    qtbot.waitUntil(
+        lambda: (
+            controller.engine.config.model.id == "local-llama"
+            and controller.state.value == "ready"
+        ),
+        timeout=60000,
+    )
+    timer.stop()
+    assert not first.is_initialized
+    assert box.currentData() == "local-llama"
+    # The loop never stopped for a model's close or for importing the server client (a
+    # second each before; a load's Python parts still hold the GIL ~0.3 s at a time).
+    assert max(b - a for a, b in itertools.pairwise(ticks)) < 0.75
+    answer = ask(controller, qtbot, sound, question)
+    assert answer.text_label.text() and controller.turns[-1].note is None
+    assert settings.value("model/id") == "local-llama"
+    task = asyncio.ensure_future(controller.shutdown())
+    qtbot.waitUntil(task.done, timeout=30000)
