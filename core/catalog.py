@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from core.backends import BACKENDS
-from core.config import Config, shown_url
+from core.config import Config
 from core.presets import EMBEDDED, PRESETS
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def _servers(config: Config) -> list[Choice]:
             name,
             f"Server: {name}",
             "server",
-            f"{settings.model or 'its model'} at {shown_url(settings.url)}, {settings.input} in",
+            f"{settings.model or 'its model'} at {settings.url}, {settings.input} in",
         )
         for name, settings in config.servers.items()
     ]

@@ -49,6 +49,13 @@ def server_url(value: str) -> str:
         parts.port  # noqa: B018 - raises for a port that is not a number
     except ValueError:
         raise ValueError("has a port that is not a number") from None
+    if "@" in parts.netloc:
+        # It would be shown wherever the URL is (status, errors, logs), and httpx would
+        # send it as Basic auth in place of the key.
+        raise ValueError(
+            "must not hold a user name or password (user:password@host); the key goes in "
+            "an environment variable named by the server's api_key_env"
+        )
     url = value.strip().rstrip("/")
     return url if parts.path.strip("/") else url + "/v1"
 
@@ -145,14 +152,6 @@ class SpeechSettings(_Section):
     )
     rate: float = Field(1.0, ge=0.5, le=2.0)
     clause_words: int = Field(12, ge=3, le=100)
-
-
-def shown_url(url: str) -> str:
-    """``url`` fit to show or log: a ``user:password@`` in it becomes ``***@``."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
 
 
 class ServerSettings(_Section):
@@ -319,6 +318,8 @@ def _describe(error: dict[str, Any]) -> str:
         return f"{key}.{message}"  # never echo a secret back
     if error["loc"] and error["loc"][-1] == "api_key_env":
         return f"{key}: {message}"  # the value may be the key itself
+    if "user name or password" in message:
+        return f"{key}: {message}"  # the value holds the password
     return f"{key}: {message} (got {error['input']!r})"
 
 

@@ -475,7 +475,10 @@ class StreamingEngine:
 
     def _start_generation(self, prepared: Prepared, chunk_id: Any) -> GenerationRun:
         loop = asyncio.get_running_loop()
-        timeout = self.config.chunked_response.streamer_timeout_s
+        timeout = max(
+            self.config.chunked_response.streamer_timeout_s,
+            prepared.silence_limit_s or 0.0,
+        )
         if prepared.produce is not None:
             streamer, work = (
                 LoopStreamer(loop, timeout),

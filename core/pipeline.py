@@ -42,6 +42,10 @@ class Prepared:
     produce: Producer | None = None
     #: what the pipeline recognised the user saying, when it knows
     heard: str | None = None
+    #: how long the text may go silent before the turn is a timeout, when the producer
+    #: keeps a longer limit of its own (a server's ``timeout_s``); None: the config's
+    #: ``chunked_response.streamer_timeout_s``
+    silence_limit_s: float | None = None
     #: per-stage timings in ms, reported in the final item's ``timings``
     stage_ms: dict[str, float] = field(default_factory=dict)
 

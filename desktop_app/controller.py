@@ -64,6 +64,13 @@ def _give_memory_back(pipeline: object) -> None:
         torch.cuda.empty_cache()
 
 
+async def _unload(engine: StreamingEngine) -> None:
+    """Close ``engine`` and give its memory back."""
+    pipeline = engine.pipeline if engine.is_initialized else None
+    await engine.close()
+    _give_memory_back(pipeline)
+
+
 class LoadCancelled(Exception):
     """The user cancelled loading (a download keeps what it fetched, for next time)."""
 
@@ -142,6 +149,7 @@ class Controller(QObject):
         self.picker = ModelPicker(window.model_box, engine.config, self)
         self.picker.chosen.connect(self.choose_model)
         self._switch_task: asyncio.Task | None = None
+        self._unloading: asyncio.Future | None = None  # the model a switch is closing
         #: the model loaded or being switched to
         self._target_id = engine.config.model.id
         #: whether that model was picked in the window (remembered once loaded)
@@ -281,6 +289,8 @@ class Controller(QObject):
             task.cancel()
         if busy:
             await asyncio.wait(busy)  # never raises: this switch's own cancel still can
+        if self._unloading is not None:
+            await asyncio.shield(self._unloading)  # an earlier switch's unload
         old = self.engine
         config = old.config.model_copy(
             update={"model": old.config.model.model_copy(update={"id": model_id})}
@@ -288,13 +298,12 @@ class Controller(QObject):
         self.engine = StreamingEngine(config)
         self.picker.select(model_id)
         self.window.set_status(f"Unloading {old.config.model.id}…", busy=True)
-        pipeline = old.pipeline if old.is_initialized else None
-        # Shielded: a newer switch (or quitting) never leaves the old model half-closed.
-        await asyncio.shield(old.close())
         old_id = old.config.model.id
+        # A task of its own, shielded: a newer switch (or quitting) cancels this one but
+        # waits for the unload, so two models are never in memory at once.
+        self._unloading = asyncio.ensure_future(_unload(old))
         del old
-        _give_memory_back(pipeline)
-        del pipeline
+        await asyncio.shield(self._unloading)
         log.info("switched from %s to %s", old_id, model_id)
         self.window.chat.add_note(
             f"Now answering: {self.window.model_box.currentText()} (a new conversation)"
@@ -697,6 +706,8 @@ class Controller(QObject):
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
+        if self._unloading is not None:
+            await self._unloading
         self.speech.close()
         self.recorder.close()
         self.ptt.close()

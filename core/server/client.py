@@ -18,12 +18,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx2 as httpx
 import openai
 
-from core.config import ServerSettings, shown_url
+from core.config import ServerSettings
 from core.errors import EngineError, ErrorCode
 from core.server.failures import request_failure, retry_delay, stream_failure
 
@@ -63,8 +62,7 @@ class ServerChat:
             key = ""
         if self.key_problem:
             log.warning("%s", self.key_problem)
-        password = urlsplit(settings.url).password
-        self._secrets = [secret for secret in (key, password) if secret]
+        self._key = key
         self._socket: socket.socket | None = None
         timeout = httpx.Timeout(
             settings.timeout_s, connect=min(settings.timeout_s, CONNECT_TIMEOUT_S)
@@ -73,15 +71,7 @@ class ServerChat:
             "base_url": settings.url,
             "api_key": key or "none",
             "max_retries": 0,
-            # Only the configured key goes out: never one the openai client would take from
-            # OPENAI_CUSTOM_HEADERS, nor OPENAI_ORG_ID / OPENAI_PROJECT_ID meant for OpenAI.
-            "default_headers": {
-                # (a placeholder without a key: the client insists on one, servers
-                # without keys ignore it)
-                "Authorization": f"Bearer {key or 'none'}",
-                "OpenAI-Organization": openai.Omit(),
-                "OpenAI-Project": openai.Omit(),
-            },
+            "default_headers": _our_headers(key),
         }
         # One connection for answers, so the socket a cancel shuts down is the stream's.
         self._http = openai.DefaultHttpxClient(
@@ -123,11 +113,10 @@ class ServerChat:
     # -- requests ----------------------------------------------------------------------------
 
     def _clean(self, error: EngineError) -> EngineError:
-        """``error`` with nothing secret in it: the key, a password in the URL."""
-        detail = error.detail.replace(self.settings.url, shown_url(self.settings.url))
-        for secret in self._secrets:
-            detail = detail.replace(secret, "***")
-        return EngineError(error.code, detail)
+        """``error`` without the key in it (a server may echo what it was sent)."""
+        if not self._key or self._key not in error.detail:
+            return error
+        return EngineError(error.code, error.detail.replace(self._key, "***"))
 
     def _refuse_without_key(self) -> None:
         if self.key_problem:
@@ -164,9 +153,12 @@ class ServerChat:
         if self.key_problem:
             return self.key_problem
         try:
-            self.models(timeout)
+            listed = self.models(timeout)
         except Exception as exc:  # noqa: BLE001 - any failure is the answer
             return self._clean(request_failure(self.name, self.settings, exc)).detail
+        if self._model is None and listed:
+            # known now: the first turn need not ask (a request a barge-in can't cut)
+            self._model = listed[0]
         return None
 
     def stream(
@@ -194,8 +186,12 @@ class ServerChat:
             if cancel.is_set():
                 return stats  # our own cut, or a failure nobody waits for any more
             if started:
-                raise stream_failure(self.name, self.settings, exc) from None
-            raise request_failure(self.name, self.settings, exc, self.models) from None
+                raise self._clean(
+                    stream_failure(self.name, self.settings, exc)
+                ) from None
+            raise self._clean(
+                request_failure(self.name, self.settings, exc, self.models)
+            ) from None
         finally:
             done.set()
             cancel.set()  # releases the watcher; the turn is over either way
@@ -275,3 +271,24 @@ class ServerChat:
 
 def cancel_requested(stats: dict[str, Any]) -> bool:
     return bool(stats.get("cancelled"))
+
+
+def _our_headers(key: str) -> dict[str, Any]:
+    """Only the configured key goes out: not the headers the openai client would add from
+    OPENAI_CUSTOM_HEADERS (each is omitted by name, parsed as the client parses it), nor
+    OPENAI_ORG_ID / OPENAI_PROJECT_ID: they are meant for OpenAI, not for this server."""
+    custom = os.environ.get("OPENAI_CUSTOM_HEADERS") or ""  # where the client reads it
+    names = {
+        line.split(":", 1)[0].strip() for line in custom.split("\n") if ":" in line
+    }
+    headers: dict[str, Any] = {name: openai.Omit() for name in names if name}
+    headers.update(
+        {
+            # (a placeholder without a key: the client insists on one, and servers
+            # without keys ignore it)
+            "Authorization": f"Bearer {key or 'none'}",
+            "OpenAI-Organization": openai.Omit(),
+            "OpenAI-Project": openai.Omit(),
+        }
+    )
+    return headers

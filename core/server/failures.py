@@ -16,6 +16,8 @@ from core.errors import EngineError, ErrorCode
 
 #: HTTP statuses worth one retry after a pause: the server is busy, not broken
 BUSY_STATUSES = frozenset({429, 503})
+#: the longest pause before that retry, whatever Retry-After asks
+MAX_RETRY_DELAY_S = 5.0
 
 _CONTEXT_WORDS = ("context", "too long", "too many tokens")
 _ANSWER_LENGTH_WORDS = ("max_tokens", "max_completion_tokens", "max_new_tokens")
@@ -196,6 +198,6 @@ def retry_delay(exc: BaseException) -> float | None:
         return None
     header: Any = exc.response.headers.get("retry-after") if exc.response else None
     try:
-        return min(max(float(header), 0.0), 5.0)
+        return min(max(float(header), 0.0), MAX_RETRY_DELAY_S)
     except (TypeError, ValueError):
         return 1.0

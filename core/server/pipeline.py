@@ -22,13 +22,14 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from core.config import Config, ServerSettings, shown_url
+from core.config import Config, ServerSettings
 from core.devices import physical_cores
 from core.embedded.assets import WHISPER_BASE, assemble, cache_dir
 from core.embedded.recognizer import Recognizer
 from core.errors import EngineError, ErrorCode
 from core.pipeline import Exchange, Prepared, Progress
-from core.server.client import ServerChat
+from core.server.client import CONNECT_TIMEOUT_S, ServerChat
+from core.server.failures import MAX_RETRY_DELAY_S
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class ServerPipeline:
         self.problem: str | None = None
         settings = chat.settings
         self.description = (
-            f"server {chat.name}: {settings.model or 'its model'} at {shown_url(settings.url)}, "
+            f"server {chat.name}: {settings.model or 'its model'} at {settings.url}, "
             f"{settings.input} in"
         )
 
@@ -106,7 +107,7 @@ class ServerPipeline:
                 )
                 recognizer.warm_up()
             if progress:
-                progress(f"Checking {name} at {shown_url(settings.url)}", None)
+                progress(f"Checking {name} at {settings.url}", None)
             problem = chat.probe()
         except BaseException:
             chat.close()
@@ -132,7 +133,9 @@ class ServerPipeline:
             messages = self._audio_messages(samples, prompt, history)
             stage_ms: dict[str, Any] = {}
             return Prepared(
-                produce=self._producer(messages, stage_ms), stage_ms=stage_ms
+                produce=self._producer(messages, stage_ms),
+                stage_ms=stage_ms,
+                silence_limit_s=self._silence_limit_s(),
             )
         if mode == "transcribe":
             return Prepared(pieces=self.recognizer.segments(samples))
@@ -150,7 +153,17 @@ class ServerPipeline:
             )
         messages = self._text_messages(prompt, history, heard)
         return Prepared(
-            produce=self._producer(messages, stage_ms), heard=heard, stage_ms=stage_ms
+            produce=self._producer(messages, stage_ms),
+            heard=heard,
+            stage_ms=stage_ms,
+            silence_limit_s=self._silence_limit_s(),
+        )
+
+    def _silence_limit_s(self) -> float:
+        """Past the client's own limits (connect, one busy retry, then ``timeout_s`` of
+        silence), so that its error, which names ``timeout_s``, is the one the user sees."""
+        return (
+            self.chat.settings.timeout_s + CONNECT_TIMEOUT_S + MAX_RETRY_DELAY_S + 5.0
         )
 
     def preview(

@@ -41,6 +41,8 @@ def test_download_progress_cancel_and_retry(tiny_models, tmp_path):
     assert gets.count("padding.bin") == 2  # cut off, then fetched again
     assert gets.count("config.json") == 1  # finished before the cancel: kept
     assert result["state"] == "ready" and "Voxtral" in result["description"]
+    # listed from the Hugging Face cache now, no longer as a download
+    assert result["listed_after"] == "mistralai/Voxtral-Mini-3B-2507 (downloaded)"
     assert not list(
         (tmp_path / "hf-home").rglob("*.incomplete")
     )  # nothing half-written

@@ -131,7 +131,7 @@ def test_switch_from_the_embedded_default_to_a_server_and_back(
     notes = [n.text() for n in bubbles(controller, NoteLabel)]
     assert any("Now answering: Server: local-llama" in n for n in notes)
 
-    # the tiny audio model given at start is listed too, and switching there works
+    # and back to the embedded default, which answers again
     server_engine = controller.engine
     switch(controller, qtbot, "embedded")
     assert not server_engine.is_initialized
