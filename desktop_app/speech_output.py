@@ -75,30 +75,31 @@ class SpeechOutput(QObject):
     async def start(self, owner: Any = None) -> Speaker | None:
         """A speaker for the answer about to stream, when speech is on and can be heard.
         Stops whatever is still being read. ``owner`` (the answer's bubble) comes back with
-        ``speaking_changed``."""
+        ``speaking_changed``. The output stream is opened, and the speaker's thread
+        started, off the GUI thread: either can take tens of milliseconds."""
         self.stop()
         if not self.enabled or await self.prepare() is None:
             return None
+        opening = asyncio.ensure_future(asyncio.to_thread(self._open, self.voice))
         try:
-            sink = DeviceSink(
-                self.voice.sample_rate, device=self.device, backend=self.backend
-            )
+            speaker = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            # the turn was cancelled meanwhile: the speaker, once open, is let go at once
+            opening.add_done_callback(_stop_opened)
+            raise
         except SpeechOutputError as exc:
             self.note.emit(f"{exc}. The answer is shown but not spoken.")
             return None
-        self.speaker, self._owner = (
-            Speaker(
-                self.voice,
-                sink,
-                self.settings.rate,
-                self.settings.clause_words,
-                close_sink=True,
-            ),
-            owner,
-        )
+        self.speaker, self._owner = speaker, owner
         self._poll.start()
         self.speaking_changed.emit(owner, True)
         return self.speaker
+
+    def _open(self, voice: VoiceProcess) -> Speaker:
+        sink = DeviceSink(voice.sample_rate, device=self.device, backend=self.backend)
+        return Speaker(
+            voice, sink, self.settings.rate, self.settings.clause_words, close_sink=True
+        )
 
     def stop(self) -> None:
         """Barge-in, Stop, or a new answer: silence now, drop what was left to say."""
@@ -142,3 +143,9 @@ class SpeechOutput(QObject):
 def _close_loaded(loading: asyncio.Future) -> None:
     if not loading.cancelled() and loading.exception() is None:
         loading.result().close()
+
+
+def _stop_opened(opening: asyncio.Future) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        speaker = opening.result()
+        speaker.stop()  # its worker ends and closes the output stream
