@@ -65,9 +65,13 @@ def _give_memory_back(pipeline: object) -> None:
 
 
 async def _unload(engine: StreamingEngine) -> None:
-    """Close ``engine`` and give its memory back."""
+    """Close ``engine`` and give its memory back (a failure is logged: the next model loads
+    regardless)."""
     pipeline = engine.pipeline if engine.is_initialized else None
-    await engine.close()
+    try:
+        await engine.close()
+    except Exception:
+        log.exception("closing %s failed", engine.config.model.id)
     _give_memory_back(pipeline)
 
 
