@@ -190,3 +190,45 @@ def test_ptt_ask_on_the_default_never_imports_torch(tmp_path):
     assert "LOADED []" in done.stderr, done.stderr[-3000:]
     final = json.loads(done.stdout.splitlines()[-1])
     assert final["success"] and "paris" in final["text"].lower(), final
+
+
+async def test_a_question_asked_the_moment_loading_ends_is_heard_and_answered():
+    """Whisper loads after the engine is ready (on the background thread that warms up and
+    precomputes the system prompt): a clip that comes first waits for it, and is heard."""
+    config = load_config(
+        overrides={"model": {"id": "embedded"}, "memory": {"turns": 0}}
+    )
+    engine = StreamingEngine(config)
+    await engine.initialize()
+    try:
+        samples, rate = speak("How many days are there in a week?", voice=PIPER)
+        items = await collect(
+            engine.process_realtime_chunk_streaming(samples, "now", sample_rate=rate)
+        )
+        final = items[-1]
+        assert final["success"], final
+        assert "days" in (final.get("heard") or items[0].get("heard") or "").lower()
+        answer = " ".join(it["text"] for it in items if it["text"]).lower()
+        assert "seven" in answer or "7" in answer, answer
+    finally:
+        await engine.close()
+
+
+def test_a_recogniser_that_fails_to_load_in_the_background_says_so(tmp_path):
+    from core.embedded.recognizer import Recognizer
+
+    recognizer = Recognizer(tmp_path / "no-model", "int8", "en", 1, load_now=False)
+    failures: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            recognizer.load()
+        except Exception as exc:  # noqa: BLE001 - kept for the assertion below
+            failures.append(exc)
+
+    loading = threading.Thread(target=load)
+    loading.start()
+    with pytest.raises(RuntimeError, match="speech recogniser could not be loaded"):
+        recognizer.transcribe(np.zeros(RATE, np.float32))
+    loading.join()
+    assert failures  # the loader itself saw the failure too

@@ -100,7 +100,12 @@ class EmbeddedPipeline:
                 chat_dir / packaged.filename, threads, gpu=device == "cuda"
             )
         try:
-            recognizer = Recognizer.from_settings(whisper_dir, settings, threads)
+            # With llama.cpp, Whisper loads on the background thread below, after the app
+            # is ready: the first clip needs it only once the user has spoken (0.4-0.5 s of
+            # a ~2.5 s warm start here), and a clip that comes sooner waits for it.
+            recognizer = Recognizer.from_settings(
+                whisper_dir, settings, threads, load_now=llama is None
+            )
             if progress:
                 progress("Warming up", None)
             if llama is None:
@@ -115,7 +120,7 @@ class EmbeddedPipeline:
             # wait for, and usually done before it is asked).
             llama.prefill_in_background(
                 [{"role": "system", "content": config.prompts.conversation}],
-                before=recognizer.warm_up,
+                before=lambda: (recognizer.load(), recognizer.warm_up()),
             )
             return cls(
                 recognizer,

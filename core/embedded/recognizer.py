@@ -14,6 +14,7 @@ rate of speech, are dropped. ``window: full`` keeps faster-whisper's standard pa
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +37,10 @@ TOKENS_PER_S, TOKENS_BASE = 6, 20
 Window = Literal["clip", "full"]
 
 
+#: how long a clip waits for a recogniser still loading in the background
+LOAD_WAIT_S = 120.0
+
+
 class Recognizer:
     def __init__(
         self,
@@ -45,13 +50,16 @@ class Recognizer:
         threads: int,
         window: Window = "clip",
         beam_size: int = 1,
+        load_now: bool = True,
     ) -> None:
-        from faster_whisper import WhisperModel
+        """``load_now=False``: Whisper is loaded by a later ``load()`` (on a background
+        thread, after the app is ready); a clip that comes first waits for it."""
         from faster_whisper.tokenizer import Tokenizer
 
-        self.whisper = WhisperModel(
-            str(folder), device="auto", compute_type=compute_type, cpu_threads=threads
-        )
+        self._model_args = (str(folder), compute_type, threads)
+        self._whisper: Any = None
+        self._loaded = threading.Event()
+        self._load_error: BaseException | None = None
         self.language = language
         self.window = window
         self.beam_size = beam_size
@@ -64,9 +72,42 @@ class Recognizer:
             "vad_filter": False,
             "language": language,
         }
+        if load_now:
+            self.load()
+
+    def load(self) -> None:
+        """Load Whisper (the first call does; later ones return at once)."""
+        if self._loaded.is_set():
+            return
+        from faster_whisper import WhisperModel
+
+        folder, compute_type, threads = self._model_args
+        try:
+            self._whisper = WhisperModel(
+                folder, device="auto", compute_type=compute_type, cpu_threads=threads
+            )
+        except BaseException as exc:
+            self._load_error = exc
+            raise
+        finally:
+            self._loaded.set()
+
+    @property
+    def whisper(self) -> Any:
+        if not self._loaded.wait(LOAD_WAIT_S):
+            raise RuntimeError(
+                f"the speech recogniser did not finish loading in {LOAD_WAIT_S:.0f} s"
+            )
+        if self._load_error is not None:
+            raise RuntimeError(
+                f"the speech recogniser could not be loaded: {self._load_error}"
+            )
+        return self._whisper
 
     @classmethod
-    def from_settings(cls, folder: Path, settings: Any, threads: int) -> Recognizer:
+    def from_settings(
+        cls, folder: Path, settings: Any, threads: int, load_now: bool = True
+    ) -> Recognizer:
         """The recogniser ``settings`` (the config's ``embedded`` section) describe."""
         return cls(
             folder,
@@ -78,6 +119,7 @@ class Recognizer:
             1 if settings.recognizer_window == "clip" else threads,
             window=settings.recognizer_window,
             beam_size=settings.recognizer_beam_size,
+            load_now=load_now,
         )
 
     def segments(self, samples: np.ndarray) -> Iterator[tuple[str, int]]:
