@@ -73,9 +73,12 @@ class LlamaChat:
         options: dict[str, Any],
         emit: Emit,
         cancel: threading.Event,
+        head_start: bool = False,
     ) -> dict[str, Any]:
         """Stream the answer to ``messages`` through ``emit(text, tokens)`` until done or
-        ``cancel`` is set (checked at every token); returns usage and timings."""
+        ``cancel`` is set (checked at every token); returns usage and timings.
+        ``head_start``: skipped once any request was served (it began with the same system
+        prompt, and this shorter prompt would replace its longer one in the cache)."""
         request = {
             **options,
             "messages": list(messages),
@@ -106,17 +109,25 @@ class LlamaChat:
             return cancel.is_set()  # True ends generation after this token
 
         with self._lock:
+            if head_start and self._served:
+                return stats
             self.server.handle_chat_completions(request, on_chunk)
             self._served = True
         if failure:
             raise ChatError(failure[0])
         return stats
 
-    def prefill(self, messages: Sequence[dict[str, str]]) -> dict[str, Any]:
+    def prefill(
+        self, messages: Sequence[dict[str, str]], head_start: bool = False
+    ) -> dict[str, Any]:
         """Compute ``messages`` into the cache without answering, so the next request that
         starts with them only prefills the rest."""
         return self.stream(
-            messages, {"max_tokens": 0}, lambda text, tokens: None, threading.Event()
+            messages,
+            {"max_tokens": 0},
+            lambda text, tokens: None,
+            threading.Event(),
+            head_start=head_start,
         )
 
     def prefill_in_background(
@@ -131,7 +142,8 @@ class LlamaChat:
             try:
                 if before is not None:
                     before()
-                self.prefill(messages)
+                # A preview may have come first (its prompt starts with these messages).
+                self.prefill(messages, head_start=True)
             except Exception as exc:  # noqa: BLE001 - only a head start is lost
                 log.warning("could not precompute the system prompt: %s", exc)
 
