@@ -196,8 +196,10 @@ class StreamingEngine:
     async def close(self) -> None:
         """Release the model and the worker thread. The engine can be initialized again."""
         pipeline, self._pipeline = self._pipeline, None
-        if pipeline is not None and self._owns_pipeline and hasattr(pipeline, "close"):
-            await asyncio.get_running_loop().run_in_executor(None, pipeline.close)
+        if pipeline is not None and self._owns_pipeline:
+            await asyncio.get_running_loop().run_in_executor(
+                None, _close_pipeline, pipeline
+            )
         # Their threads are idle unless a turn is mid-way: streams stop generation on exit.
         # Joined off the event loop: a load still finishing must not freeze a window.
         for executor in (self._executor, self._generator):

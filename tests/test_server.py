@@ -19,7 +19,7 @@ import pytest
 from benchmarks.spoken import speak
 from core import StreamingEngine, load_config
 from core.config import ConfigError, ServerSettings
-from core.errors import ErrorCode
+from core.errors import EngineError, ErrorCode
 from core.server.client import ServerChat
 from core.server.failures import request_failure
 from tests.conftest import collect, thread_names
@@ -469,6 +469,18 @@ def test_busy_and_server_errors_map_to_their_codes():
     assert "max_new_tokens" in length.detail
 
 
+def turn_error(chat: ServerChat) -> EngineError:
+    """The error item one short turn through ``chat`` ends in."""
+    with pytest.raises(EngineError) as caught:
+        chat.stream(
+            [{"role": "user", "content": "hi"}],
+            {},
+            lambda t, n: None,
+            threading.Event(),
+        )
+    return caught.value
+
+
 def test_a_busy_server_gets_one_retry_then_busy(monkeypatch):
     """One retry after the Retry-After pause, then server_busy (the openai client's own
     retries are off)."""
@@ -486,14 +498,7 @@ def test_a_busy_server_gets_one_retry_then_busy(monkeypatch):
     chat.client = chat.client.with_options(
         http_client=openai.DefaultHttpxClient(transport=httpx.MockTransport(handler))
     )
-    with pytest.raises(Exception) as caught:
-        chat.stream(
-            [{"role": "user", "content": "hi"}],
-            {},
-            lambda t, n: None,
-            threading.Event(),
-        )
-    assert caught.value.code == ErrorCode.SERVER_BUSY
+    assert turn_error(chat).code == ErrorCode.SERVER_BUSY
     assert len(attempts) == 2 and attempts[1] - attempts[0] >= 0.2
     chat.close()
 
@@ -557,15 +562,9 @@ def test_an_unusable_key_is_named_never_shown(monkeypatch):
     chat = ServerChat(
         "s", ServerSettings(url="http://127.0.0.1:1/v1", api_key_env="MY_KEY")
     )
-    with pytest.raises(Exception) as caught:
-        chat.stream(
-            [{"role": "user", "content": "hi"}],
-            {},
-            lambda t, n: None,
-            threading.Event(),
-        )
-    assert caught.value.code == ErrorCode.SERVER_AUTH
-    assert "MY_KEY" in caught.value.detail and "sec" not in caught.value.detail
+    error = turn_error(chat)
+    assert error.code == ErrorCode.SERVER_AUTH
+    assert "MY_KEY" in error.detail and "sec" not in error.detail
     assert "MY_KEY" in chat.probe()
     chat.close()
 
