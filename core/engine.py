@@ -48,6 +48,7 @@ from core.generation import (
 )
 from core.loading import load_pipeline
 from core.pipeline import Exchange, Pipeline, Prepared, Progress
+from core.priority import keep_blas_on_the_calling_thread, lower_this_thread
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -178,6 +179,7 @@ class StreamingEngine:
         if self._pipeline is not None:
             return
         started = time.perf_counter()
+        keep_blas_on_the_calling_thread()
         handlers = _signal_handlers()
         # A load cancelled part-way still finishes (it can't be interrupted); what it
         # loaded is then closed, not left holding memory nobody can reach.
@@ -217,7 +219,9 @@ class StreamingEngine:
         the work to finish anyway, so that whatever it cleans up (a temp file) is cleaned up."""
         if self._executor is None:
             self._executor = ThreadPoolExecutor(
-                max_workers=1, thread_name_prefix="ptt-engine"
+                max_workers=1,
+                thread_name_prefix="ptt-engine",
+                initializer=lower_this_thread,
             )
         future = asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
         try:
@@ -238,7 +242,9 @@ class StreamingEngine:
         """The one thread every generation runs on, started now so thread counts stay flat."""
         if self._generator is None:
             self._generator = ThreadPoolExecutor(
-                max_workers=1, thread_name_prefix="ptt-generate"
+                max_workers=1,
+                thread_name_prefix="ptt-generate",
+                initializer=lower_this_thread,
             )
             self._generator.submit(lambda: None).result()
         return self._generator

@@ -35,9 +35,10 @@ from core.voice import Voice, VoiceError
 
 log = logging.getLogger(__name__)
 
-#: the child's niceness: synthesis yields the cores to decoding and the window (a sentence is
-#: synthesised ~15x faster than it is spoken, so it keeps ahead even when it waits)
-NICE = 10
+#: the child's niceness: synthesis yields the cores to the window and to decoding (whose
+#: threads run at nice 10, core/priority.py); a sentence is synthesised ~15x faster than it
+#: is spoken, so it keeps ahead even when it waits
+NICE = 15
 _DONE = object()
 _CANCELLED = object()
 
