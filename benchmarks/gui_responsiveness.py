@@ -9,7 +9,8 @@ while each answer streams: the longest stall is the worst freeze a user could se
 same turns with *Speak answers* on, timed until the answer has been read aloud (synthesis by
 the real piper voice in its own process, "played" by a stand-in output stream pulling 20 ms
 blocks in real time from its own thread, as PortAudio does), turn by turn with the silent
-ones; ``--in-thread`` adds turns with synthesis in the window's own process, for comparison.
+ones; ``--in-thread`` adds turns with synthesis in the window's own process, and ``--gil-5ms``
+silent turns with CPython's default GIL hand-off (the window asks for 1 ms), for comparison.
 A turn during which other processes used the machine is taken again (machine_load.py).
 Writes benchmarks/results/gui_responsiveness.json.
 """
@@ -163,6 +164,7 @@ async def run(turns: int, variants: tuple[str, ...]) -> dict:
             overrides={"model": {"id": "embedded"}, "memory": {"turns": 0}}
         )
         controller = build(config, settings, sound)
+        gui_interval = sys.getswitchinterval()
         controller.window.show()
         controller.start()
         while controller.state.value == "loading":
@@ -177,8 +179,11 @@ async def run(turns: int, variants: tuple[str, ...]) -> dict:
         voice_process = None
         for _ in range(turns):  # the variants side by side, turn by turn
             for variant in variants:
-                controller.set_speech(variant != "silent")
-                if variant != "silent":
+                # CPython's default GIL hand-off, for comparison with the window's own
+                sys.setswitchinterval(0.005 if variant == "gil_5ms" else gui_interval)
+                speaks = variant in ("speaking", "in_thread")
+                controller.set_speech(speaks)
+                if speaks:
                     assert await controller.speech.prepare() is not None
                     voice_process = voice_process or controller.speech.voice
                     controller.speech.voice = (
@@ -213,6 +218,7 @@ async def run(turns: int, variants: tuple[str, ...]) -> dict:
                     await asyncio.sleep(5)
                 stalls[variant].append(max(gaps) - 1.0)  # lateness beyond the 1 ms
                 loads[variant].append(round(foreign, 2))
+        sys.setswitchinterval(gui_interval)
         if voice_process is not None:
             controller.speech.voice = voice_process  # closed with the window
         mic.running = False
@@ -241,8 +247,18 @@ def main() -> None:
         action="store_true",
         help="also the turns read aloud with synthesis in the window's process",
     )
+    parser.add_argument(
+        "--gil-5ms",
+        action="store_true",
+        help="also silent turns with CPython's default 5 ms GIL hand-off",
+    )
     args = parser.parse_args()
-    variants = ("silent", "speaking", *(("in_thread",) if args.in_thread else ()))
+    variants = (
+        "silent",
+        "speaking",
+        *(("in_thread",) if args.in_thread else ()),
+        *(("gil_5ms",) if args.gil_5ms else ()),
+    )
     import qasync
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -261,6 +277,11 @@ def main() -> None:
     if args.in_thread:
         in_thread = max(results["gui_each_turn_max_stall_ms"]["in_thread"])
         print(f"| ... with synthesis in the window's process | {in_thread:.1f} ms |")
+    if args.gil_5ms:
+        default = statistics.median(results["gui_each_turn_max_stall_ms"]["gil_5ms"])
+        print(
+            f"| median turn's longest stall, default 5 ms GIL hand-off | {default:.1f} ms |"
+        )
     print(f"| energy meter updates (target >= 30 Hz) | {results['meter_hz']:.0f} Hz |")
     print(f"\nanswers: {results['answers']}")
     out = ROOT / "benchmarks" / "results" / "gui_responsiveness.json"

@@ -27,9 +27,17 @@ from desktop_app.x11_key_state import X11KeyState
 
 log = logging.getLogger(__name__)
 
+# How long another Python thread (the engine streaming tokens, the audio callbacks, the
+# voice's reader) may keep the GIL once the GUI thread asks for it. Every paint, timer and
+# heightForWidth the window runs in Python asks for it, and at CPython's default 5 ms a
+# repaint could wait several times. Median of each turn's longest stall: 7.9 ms against
+# 10.1 ms at 5 ms, turns alternated in one run (benchmarks/gui_responsiveness.py --gil-5ms).
+GUI_SWITCH_INTERVAL_S = 0.001
+
 
 def build(config: Config, settings: QSettings, audio_backend: Any = None) -> Controller:
     """The window and everything behind it, wired; ``start()`` opens the mic and loads."""
+    sys.setswitchinterval(GUI_SWITCH_INTERVAL_S)
     window = MainWindow(config.audio.silence_threshold_dbfs)
     # Owned by the window: when it goes, Qt removes the application-wide key filter too.
     ptt = PushToTalk(
