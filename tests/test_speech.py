@@ -6,6 +6,7 @@ the embedded recogniser."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -174,7 +175,15 @@ def test_the_streamed_answer_is_spoken_in_order_and_heard_back(
     assert [s for s, _ in speaker.spoken] == SENTENCES
     samples, rate = sf.read(path, dtype="float32")
     transcript = heard(recognizer, samples, rate)
-    assert normalised_word_error_rate([ANSWER], [transcript]) <= 0.15, transcript
+    # Each sentence heard once, in order. Over the real output path the same recording
+    # comes back at 4-15% WER from run to run ("France is" heard as "Francis", "Seine" as
+    # "Sainte"); a dropped or repeated sentence adds 30% or more.
+    words = re.findall(r"[a-z0-9]+", transcript.lower())
+    marks = [
+        words.index(w) for w in ("paris", "north", "million") if words.count(w) == 1
+    ]
+    assert len(marks) == 3 and marks == sorted(marks), transcript
+    assert normalised_word_error_rate([ANSWER], [transcript]) <= 0.25, transcript
     assert "ptt-speaker" not in thread_names() and not speaker.speaking
 
 
@@ -289,7 +298,15 @@ def test_speech_played_through_the_real_output_is_heard_back(pulse, voice, recog
     speaker.sink.close()
     samples = recording.stop()
     transcript = heard(recognizer, samples, Recording.RATE)
-    assert normalised_word_error_rate([ANSWER], [transcript]) <= 0.15, transcript
+    # Each sentence heard once, in order. Over the real output path the same recording
+    # comes back at 4-15% WER from run to run ("France is" heard as "Francis", "Seine" as
+    # "Sainte"); a dropped or repeated sentence adds 30% or more.
+    words = re.findall(r"[a-z0-9]+", transcript.lower())
+    marks = [
+        words.index(w) for w in ("paris", "north", "million") if words.count(w) == 1
+    ]
+    assert len(marks) == 3 and marks == sorted(marks), transcript
+    assert normalised_word_error_rate([ANSWER], [transcript]) <= 0.25, transcript
 
 
 def test_barge_in_silences_the_output_within_50_ms(pulse, voice):
