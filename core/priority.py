@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,11 @@ def lower_this_thread(nice: int = ENGINE_NICE) -> None:
 
 
 def keep_blas_on_the_calling_thread() -> None:
-    """numpy's matrix products run on the thread that asks for them (see above)."""
-    from threadpoolctl import threadpool_limits
+    """numpy's matrix products run on the thread that asks for them (see above). Only the
+    OpenBLAS numpy's wheel ships: a BLAS that PyTorch loads (on ARM) keeps its threads."""
+    from threadpoolctl import ThreadpoolController
 
-    threadpool_limits(1, user_api="blas")
+    for blas in ThreadpoolController().select(user_api="blas").lib_controllers:
+        # numpy.libs/ (Linux, Windows) or numpy/.dylibs/ (macOS)
+        if any(part.startswith("numpy") for part in Path(blas.filepath).parts[-3:-1]):
+            blas.set_num_threads(1)
