@@ -30,14 +30,12 @@ log = logging.getLogger(__name__)
 # How long another Python thread (the engine streaming tokens, the audio callbacks, the
 # voice's reader) may keep the GIL once the GUI thread asks for it. Every paint, timer and
 # heightForWidth the window runs in Python asks for it, and at CPython's default 5 ms a
-# repaint could wait several times. Median of each turn's longest stall: 7.9 ms against
-# 10.1 ms at 5 ms, turns alternated in one run (benchmarks/gui_responsiveness.py --gil-5ms).
+# repaint could wait several times (benchmarks/gui_responsiveness.py --gil-5ms compares).
 GUI_SWITCH_INTERVAL_S = 0.001
 
 
 def build(config: Config, settings: QSettings, audio_backend: Any = None) -> Controller:
     """The window and everything behind it, wired; ``start()`` opens the mic and loads."""
-    sys.setswitchinterval(GUI_SWITCH_INTERVAL_S)
     window = MainWindow(config.audio.silence_threshold_dbfs)
     # Owned by the window: when it goes, Qt removes the application-wide key filter too.
     ptt = PushToTalk(
@@ -141,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     import qasync
 
+    sys.setswitchinterval(GUI_SWITCH_INTERVAL_S)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("ptt-assistant")
     app.setOrganizationName("ptt-assistant")

@@ -152,6 +152,17 @@ def test_the_packaged_voice_is_verified_and_other_voices_load_by_path(voice, tmp
     assert Voice(voice_file(str(tmp_path / "mine.onnx"), tmp_path)).sample_rate == 22050
 
 
+def assert_each_sentence_heard_once_in_order(transcript: str) -> None:
+    """Each sentence's last word heard exactly once, in the answer's order: a sentence
+    dropped, repeated or cut short fails this whatever the word error rate (the first
+    sentence is under a quarter of the words)."""
+    words = re.findall(r"[a-z0-9]+", transcript.lower())
+    ends = [
+        words.index(w) for w in ("paris", "country", "itself") if words.count(w) == 1
+    ]
+    assert len(ends) == 3 and ends == sorted(ends), transcript
+
+
 def heard(recognizer: Recognizer, samples: np.ndarray, rate: int) -> str:
     return recognizer.transcribe(resample(samples, rate, 16000))
 
@@ -175,15 +186,8 @@ def test_the_streamed_answer_is_spoken_in_order_and_heard_back(
     assert [s for s, _ in speaker.spoken] == SENTENCES
     samples, rate = sf.read(path, dtype="float32")
     transcript = heard(recognizer, samples, rate)
-    # Each sentence heard once, in order. Over the real output path the same recording
-    # comes back at 4-15% WER from run to run ("France is" heard as "Francis", "Seine" as
-    # "Sainte"); a dropped or repeated sentence adds 30% or more.
-    words = re.findall(r"[a-z0-9]+", transcript.lower())
-    marks = [
-        words.index(w) for w in ("paris", "north", "million") if words.count(w) == 1
-    ]
-    assert len(marks) == 3 and marks == sorted(marks), transcript
-    assert normalised_word_error_rate([ANSWER], [transcript]) <= 0.25, transcript
+    assert_each_sentence_heard_once_in_order(transcript)
+    assert normalised_word_error_rate([ANSWER], [transcript]) <= 0.15, transcript
     assert "ptt-speaker" not in thread_names() and not speaker.speaking
 
 
@@ -298,14 +302,9 @@ def test_speech_played_through_the_real_output_is_heard_back(pulse, voice, recog
     speaker.sink.close()
     samples = recording.stop()
     transcript = heard(recognizer, samples, Recording.RATE)
-    # Each sentence heard once, in order. Over the real output path the same recording
-    # comes back at 4-15% WER from run to run ("France is" heard as "Francis", "Seine" as
-    # "Sainte"); a dropped or repeated sentence adds 30% or more.
-    words = re.findall(r"[a-z0-9]+", transcript.lower())
-    marks = [
-        words.index(w) for w in ("paris", "north", "million") if words.count(w) == 1
-    ]
-    assert len(marks) == 3 and marks == sorted(marks), transcript
+    assert_each_sentence_heard_once_in_order(transcript)
+    # Over the real output path the same playback comes back at 4-15% WER from run to run
+    # ("France is" heard as "Francis", "Seine" as "Sainte"): more margin than from a file.
     assert normalised_word_error_rate([ANSWER], [transcript]) <= 0.25, transcript
 
 
