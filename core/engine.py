@@ -48,7 +48,7 @@ from core.generation import (
 )
 from core.loading import load_pipeline
 from core.pipeline import Exchange, Pipeline, Prepared, Progress
-from core.priority import keep_blas_on_the_calling_thread, lower_this_thread
+from core.priority import engine_thread
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -174,12 +174,12 @@ class StreamingEngine:
         """Load the pipeline in a worker thread; the event loop keeps running.
 
         ``progress(message, fraction_or_None)`` reports first-use preparation and loading; it is
-        called from the worker thread.
+        called from the worker thread. That thread, and the models' threads, run at a lower
+        priority than the caller, and numpy's BLAS stays single-threaded (core/priority.py).
         """
         if self._pipeline is not None:
             return
         started = time.perf_counter()
-        keep_blas_on_the_calling_thread()
         handlers = _signal_handlers()
         # A load cancelled part-way still finishes (it can't be interrupted); what it
         # loaded is then closed, not left holding memory nobody can reach.
@@ -221,7 +221,7 @@ class StreamingEngine:
             self._executor = ThreadPoolExecutor(
                 max_workers=1,
                 thread_name_prefix="ptt-engine",
-                initializer=lower_this_thread,
+                initializer=engine_thread,
             )
         future = asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
         try:
@@ -239,12 +239,12 @@ class StreamingEngine:
             raise
 
     def _generation_thread(self) -> ThreadPoolExecutor:
-        """The one thread every generation runs on, started now so thread counts stay flat."""
+        """The one thread every generation runs on, started now so thread counts stay flat.
+        At the caller's priority, unlike the loading thread: it holds the GIL for each word
+        it hands over (llama.cpp's and a server's decoding happen elsewhere)."""
         if self._generator is None:
             self._generator = ThreadPoolExecutor(
-                max_workers=1,
-                thread_name_prefix="ptt-generate",
-                initializer=lower_this_thread,
+                max_workers=1, thread_name_prefix="ptt-generate"
             )
             self._generator.submit(lambda: None).result()
         return self._generator

@@ -253,7 +253,10 @@ def serve(conn: Connection, onnx: Path, nice: int) -> None:
     except VoiceError as exc:
         conn.send(("unusable", str(exc)))
         return
-    os.nice(nice)  # after loading: the first answer should not wait for it
+    # After loading: the first answer should not wait for it. On Linux this lowers the
+    # calling thread only; Voice synthesises on it (one ONNX Runtime thread, no pool).
+    if hasattr(os, "nice"):  # not on Windows
+        os.nice(nice)
     conn.send(("ready", voice.sample_rate, voice.name))
     waiting: collections.deque[tuple] = collections.deque()
     while True:
