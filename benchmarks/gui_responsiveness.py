@@ -164,6 +164,7 @@ async def run(turns: int, variants: tuple[str, ...]) -> dict:
             overrides={"model": {"id": "embedded"}, "memory": {"turns": 0}}
         )
         controller = build(config, settings, sound)
+        controller.freeze_after_load = True  # as the app's main() sets it
         gui_interval = GUI_SWITCH_INTERVAL_S  # as the app's main() sets it
         original_interval = sys.getswitchinterval()
         controller.window.show()

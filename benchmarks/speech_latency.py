@@ -1,7 +1,7 @@
 """Spoken answers on the embedded default: key release to first sound, piper's synthesis speed,
 and how fast a barge-in silences the output.
 
-    .venv/bin/python -m benchmarks.speech_latency [--runs 5] [--nice 10]
+    .venv/bin/python -m benchmarks.speech_latency [--runs 5] [--nice 15]
 
 Release to first sound: the sample question as the window sends it (the preview at the 0.2 s
 pause, released 0.3 s after the last word), the answer spoken through a real output stream on

@@ -149,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.model:  # --model wins; otherwise the window's last choice
         config = remembered_model(config, settings)
     controller = build(config, settings)
+    controller.freeze_after_load = True
     closed = asyncio.Event()
     app.lastWindowClosed.connect(closed.set)
     wakeup = close_on_signals(controller.window)

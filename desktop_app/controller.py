@@ -56,6 +56,7 @@ def _give_memory_back(pipeline: object) -> None:
     collected here, on the GUI thread, where Qt objects may be finalised, and a GPU's cached
     blocks go back. The embedded default and servers free everything in ``close()``, so
     for them there is no collection and no pause (one takes ~0.3 s)."""
+    gc.unfreeze()  # what loading froze (Controller._load) may be garbage now
     if not getattr(pipeline, "collect_after_close", False):
         return
     gc.collect()
@@ -158,6 +159,8 @@ class Controller(QObject):
         self._target_id = engine.config.model.id
         #: whether that model was picked in the window (remembered once loaded)
         self._picked = False
+        #: leave what is loaded out of later garbage collections (the app sets it; see _load)
+        self.freeze_after_load = False
         window.new_button.clicked.connect(self.new_conversation)
         window.export_button.clicked.connect(self.export_dialog)
         window.mode_box.currentIndexChanged.connect(self._remember_mode)
@@ -249,6 +252,12 @@ class Controller(QObject):
         finally:
             self.window.cancel_button.hide()
         self.state = ModelState.READY
+        if self.freeze_after_load:
+            # Everything loaded so far (Qt's wrappers, the model's and libraries' objects:
+            # ~290k with the embedded default) is left out of later cyclic collections. A
+            # full one walked them all in ~120 ms, holding the GIL: the window froze for it,
+            # at random, mid-answer. Unfrozen again when the model is unloaded.
+            gc.freeze()
         if self._picked:
             # Remembered once it has loaded: a cancelled download is not restarted at the
             # next start, and --model stays a one-run choice.
