@@ -49,25 +49,27 @@ class EnergyMeter(QWidget):
         return width * (dbfs - FLOOR_DBFS) / -FLOOR_DBFS
 
     def paintEvent(self, event) -> None:
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        rect = QRectF(self.rect()).adjusted(1, 1, -1, -1)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(self.palette().base())
-        painter.drawRoundedRect(rect, 4, 4)
-        fill = QColor("#3fb950") if self.is_speech else QColor("#8b949e")
-        painter.setBrush(fill)
-        width = self._x(self.shown_dbfs, rect.width())
-        painter.drawRoundedRect(
-            QRectF(rect.left(), rect.top(), width, rect.height()), 4, 4
-        )
-        x = rect.left() + self._x(self.threshold_dbfs, rect.width())
-        painter.setPen(QPen(QColor("#f85149"), 2))
-        painter.drawLine(int(x), int(rect.top()), int(x), int(rect.bottom()))
-        painter.setPen(self.palette().text().color())
-        label = "speech" if self.is_speech else f"{self.level_dbfs:.0f} dBFS"
-        painter.drawText(
-            rect.adjusted(6, 0, -6, 0),
-            Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
-            label,
-        )
+        # Ended on leaving, not when Python frees it: a frame kept alive (a traceback, a
+        # profiler's sample) would keep it painting past the backing store's end.
+        with QPainter(self) as painter:
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            rect = QRectF(self.rect()).adjusted(1, 1, -1, -1)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(self.palette().base())
+            painter.drawRoundedRect(rect, 4, 4)
+            fill = QColor("#3fb950") if self.is_speech else QColor("#8b949e")
+            painter.setBrush(fill)
+            width = self._x(self.shown_dbfs, rect.width())
+            painter.drawRoundedRect(
+                QRectF(rect.left(), rect.top(), width, rect.height()), 4, 4
+            )
+            x = rect.left() + self._x(self.threshold_dbfs, rect.width())
+            painter.setPen(QPen(QColor("#f85149"), 2))
+            painter.drawLine(int(x), int(rect.top()), int(x), int(rect.bottom()))
+            painter.setPen(self.palette().text().color())
+            label = "speech" if self.is_speech else f"{self.level_dbfs:.0f} dBFS"
+            painter.drawText(
+                rect.adjusted(6, 0, -6, 0),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                label,
+            )
