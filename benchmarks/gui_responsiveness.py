@@ -165,7 +165,6 @@ async def run(turns: int, variants: tuple[str, ...]) -> dict:
         )
         controller = build(config, settings, sound)
         controller.freeze_after_load = True  # as the app's main() sets it
-        gui_interval = GUI_SWITCH_INTERVAL_S  # as the app's main() sets it
         original_interval = sys.getswitchinterval()
         controller.window.show()
         controller.start()
@@ -183,8 +182,10 @@ async def run(turns: int, variants: tuple[str, ...]) -> dict:
             for variant in (
                 variants[turn % len(variants) :] + variants[: turn % len(variants)]
             ):
-                # CPython's default GIL hand-off, for comparison with the window's own
-                sys.setswitchinterval(0.005 if variant == "gil_5ms" else gui_interval)
+                # CPython's default GIL hand-off, for comparison with the app's (main())
+                sys.setswitchinterval(
+                    0.005 if variant == "gil_5ms" else GUI_SWITCH_INTERVAL_S
+                )
                 speaks = variant in ("speaking", "in_thread")
                 controller.set_speech(speaks)
                 if speaks:
@@ -233,14 +234,8 @@ async def run(turns: int, variants: tuple[str, ...]) -> dict:
         "gui_max_stall_ms": max(stalls["silent"]),
         "gui_max_stall_ms_speaking": max(stalls["speaking"]),
         "gui_median_turn_max_stall_ms": statistics.median(stalls["silent"]),
-        **(
-            {
-                "gui_median_turn_max_stall_ms_gil_5ms": statistics.median(
-                    stalls["gil_5ms"]
-                )
-            }
-            if "gil_5ms" in stalls
-            else {}
+        "gui_median_turn_max_stall_ms_gil_5ms": (
+            statistics.median(stalls["gil_5ms"]) if "gil_5ms" in stalls else None
         ),
         "gui_each_turn_max_stall_ms": {
             variant: [round(s, 1) for s in values] for variant, values in stalls.items()

@@ -4,8 +4,9 @@ On Linux a thread's nice value is its own, and the threads it starts inherit it.
 engine's loading and recognition thread runs ENGINE_NICE lower than the thread that made
 the engine (the window's), and so do the threads the models start from it: llama.cpp's
 loop and compute threads and CTranslate2's. With two cores and two compute threads, a window
-at the same priority waited its turn for a core: its longest stall per turn was 16-24 ms;
-with them lowered, 5-12 ms (benchmarks/gui_responsiveness.py). Decoding alone is as fast.
+at the same priority waited its turn for a core. Runs alternated by niceness (every engine
+thread lowered) gave per-turn longest stalls of 8.5-24.0 ms at nice 0 and 4.3-12.4 ms at 10
+(benchmarks/gui_responsiveness.py). Decoding alone is as fast.
 Nice orders threads within their scheduling group (the process's session or the desktop's
 per-app cgroup): it ranks the engine below its own window, not below other programs.
 

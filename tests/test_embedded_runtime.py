@@ -171,7 +171,7 @@ async def test_the_models_threads_yield_the_cores_to_the_window(engine):
     """Recognition and decoding run at a lower priority than the caller (the window):
     llama.cpp's and CTranslate2's own threads, and numpy's products (on the engine's
     thread, not OpenBLAS's helper). On 2 cores the window otherwise waited for a core
-    behind them (per-turn stalls of 16-24 ms against 5-12 ms). Only the thread that hands
+    behind them (core/priority.py has the figures). Only the thread that hands
     the words over keeps the caller's priority: it holds the GIL for each."""
     engine, _ = engine
     # The app's own voice: one thread that does not spin on after it (the tests' usual
