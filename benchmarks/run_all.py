@@ -121,6 +121,7 @@ def main() -> None:
         "gui_median_turn_max_stall_ms_gil_5ms": round(
             gui["gui_median_turn_max_stall_ms_gil_5ms"], 2
         ),
+        "gui_turn_start_draw_ms": gui.get("turn_start_draw_ms"),
         "add_turn_ms_after_160": [chat["remembered"]["160"], chat["qlabel"]["160"]],
         "meter_hz": round(gui["meter_hz"], 1),
         "barge_in_stop_ms": round(engine["barge_in_stop_ms"], 1),
@@ -182,6 +183,10 @@ def main() -> None:
         (
             "window: the same, with CPython's default 5 ms GIL hand-off (ms)",
             report["gui_median_turn_max_stall_ms_gil_5ms"],
+        ),
+        (
+            "window: a turn's start drawn before the model starts, the delay it adds (ms)",
+            report["gui_turn_start_draw_ms"],
         ),
         (
             "window: adding a turn after 160, app's labels / plain QLabel (ms)",

@@ -29,6 +29,7 @@ class AudioLMPipeline:
     #: torch modules can hold their weights in reference cycles: whoever closes this
     #: should run ``gc.collect()`` on its own thread afterwards (see ``close``)
     collect_after_close = True
+    hears = False  # the model takes the audio itself
 
     def __init__(
         self,

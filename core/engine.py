@@ -170,6 +170,10 @@ class StreamingEngine:
             raise RuntimeError("StreamingEngine.initialize() has not completed")
         return self._pipeline
 
+    def reports_heard(self, mode: str) -> bool:
+        """Whether a turn in ``mode`` reports what was heard (each item's ``heard``)."""
+        return mode == "conversation" and self.pipeline.hears
+
     async def initialize(self, progress: Progress | None = None) -> None:
         """Load the pipeline in a worker thread; the event loop keeps running.
 

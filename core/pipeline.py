@@ -55,6 +55,9 @@ class Pipeline(Protocol):
     description: str
     #: the rate clips are resampled to before ``prepare``
     sample_rate: int
+    #: whether ``prepare`` reports what it heard (``Prepared.heard``) in conversation mode:
+    #: it recognises the speech first
+    hears: bool
     #: the generating model and its tokenizer (used by the engine's streamer)
     model: Any
     tokenizer: Any

@@ -526,12 +526,15 @@ class Controller(QObject):
         duration = len(clip) / rate if rate else 0.0
         user = self.window.chat.add_user(duration)
         user.play_requested.connect(lambda: self._play(clip, rate))
+        if self.engine.reports_heard(mode):
+            user.expect_heard()
         # The answer's place is taken now, so a barge-in's next turn always comes after it.
         answer = self.window.chat.add_answer()
         turn = TurnRecord(mode=mode, clip_s=round(duration, 2))
         self.turns.append(turn)
         self.window.set_status("Answering…")
         self.window.stop_button.setEnabled(True)
+        self.window.draw_now()  # before the clip goes to the model
         speaker = None
         try:
             if mode == "conversation":
@@ -550,6 +553,8 @@ class Controller(QObject):
             if speaker is not None:
                 speaker.stop()
         finally:
+            if turn.heard is None:
+                user.drop_expected_heard()
             if speaker is not None:
                 speaker.finish()  # the rest of the answer; nothing after a stop
             self._show_ready()

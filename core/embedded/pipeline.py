@@ -58,6 +58,7 @@ def chat_runtime(setting: str, device: str) -> str:
 
 class EmbeddedPipeline:
     sample_rate = 16000
+    hears = True
 
     def __init__(
         self,

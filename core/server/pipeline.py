@@ -75,6 +75,7 @@ class ServerPipeline:
         self.chat = chat
         self.options = options
         self.recognizer = recognizer  # text-in only
+        self.hears = recognizer is not None
         #: why the server did not answer when loaded (None: it did), for status lines
         self.problem: str | None = None
         settings = chat.settings

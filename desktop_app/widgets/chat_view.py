@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import QEvent, QRect, Qt, Signal
+from PySide6.QtGui import QColor, QGuiApplication
 from PySide6.QtWidgets import (
-    QFrame,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -13,6 +12,11 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from desktop_app.widgets.look import Bubble, as_badge, as_note
+
+USER_FILL, USER_EDGE = QColor(31, 111, 235, 30), QColor(31, 111, 235, 90)
+ANSWER_FILL, ANSWER_EDGE = QColor(139, 148, 158, 28), QColor(139, 148, 158, 70)
 
 
 class WrappedLabel(QLabel):
@@ -29,6 +33,10 @@ class WrappedLabel(QLabel):
     def setText(self, text: str) -> None:
         self._heights.clear()
         super().setText(text)
+
+    def setMargin(self, margin: int) -> None:
+        self._heights.clear()
+        super().setMargin(margin)
 
     def heightForWidth(self, width: int) -> int:
         height = self._heights.get(width)
@@ -52,11 +60,11 @@ def untrusted_label(text: str = "") -> WrappedLabel:
     return label
 
 
-class UserBubble(QFrame):
+class UserBubble(Bubble):
     play_requested = Signal()
 
     def __init__(self, duration_s: float, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(USER_FILL, USER_EDGE, parent)
         self.setObjectName("userBubble")
         layout = QVBoxLayout(self)
         row = QHBoxLayout()
@@ -75,14 +83,26 @@ class UserBubble(QFrame):
         self.heard_label.hide()
         layout.addWidget(self.heard_label)
 
+    def expect_heard(self) -> None:
+        """Keep a line for what the recogniser will hear, from the start: arriving in its
+        place, a one-line transcript grows nothing, so the column neither lays out again
+        nor scrolls (repainting the whole view) while the model holds the cores."""
+        self.heard_label.setText("…")
+        self.heard_label.show()
+
     def set_heard(self, text: str) -> None:
         self.heard_label.setText(f"“{text}”")
         self.heard_label.show()
 
+    def drop_expected_heard(self) -> None:
+        """Nothing was heard after all (no speech, an error): no line kept for it."""
+        if self.heard_label.text() == "…":
+            self.heard_label.hide()
 
-class AnswerBubble(QFrame):
+
+class AnswerBubble(Bubble):
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(ANSWER_FILL, ANSWER_EDGE, parent)
         self.setObjectName("answerBubble")
         layout = QVBoxLayout(self)
         self.text_label = untrusted_label("…")  # "…" until the first chunk
@@ -92,12 +112,12 @@ class AnswerBubble(QFrame):
         layout.addWidget(self.text_label)
         row = QHBoxLayout()
         self.badges = QLabel()
-        self.badges.setObjectName("badges")
+        as_badge(self.badges)
         self.copy_button = QPushButton("Copy")
         self.copy_button.setToolTip("Copy this answer")
         self.copy_button.clicked.connect(self.copy)
         self.speaking_label = QLabel("speaking…")
-        self.speaking_label.setObjectName("badges")
+        as_badge(self.speaking_label)
         self.speaking_label.hide()
         row.addWidget(self.badges)
         row.addWidget(self.speaking_label)
@@ -123,8 +143,7 @@ class AnswerBubble(QFrame):
         """The turn ended without an answer (no speech, an error): say so, in its place."""
         self.note = text
         self.text_label.setText(text)
-        self.text_label.setObjectName("note")
-        self.text_label.setStyleSheet("font-style: italic;")
+        as_note(self.text_label)
         self.copy_button.hide()
 
     def mark_interrupted(self) -> None:
@@ -144,8 +163,24 @@ class NoteLabel(WrappedLabel):
     def __init__(self, text: str, parent: QWidget | None = None) -> None:
         super().__init__(text, parent)
         self.setTextFormat(Qt.TextFormat.PlainText)  # notes quote errors, paths, names
-        self.setObjectName("note")
+        as_note(self)
         self.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+
+
+class Column(QVBoxLayout):
+    """The bubbles' column, laid out at no less than the height its bubbles need.
+
+    When a bubble grows, Qt lays the column out first at the old height (the scroll area
+    resizes it only afterwards), squeezing every bubble a pixel or two and then growing them
+    back: each resized, laid out and repainted twice, ~10 ms at idle after 20 turns and
+    several times that while the model holds the cores. Laid out at the needed height, the
+    bubbles above keep their geometry and only the one that grew is touched."""
+
+    def setGeometry(self, rect: QRect) -> None:
+        needed = self.heightForWidth(rect.width())
+        if rect.height() < needed:
+            rect = QRect(rect.x(), rect.y(), rect.width(), needed)
+        super().setGeometry(rect)
 
 
 class ChatView(QScrollArea):
@@ -156,7 +191,7 @@ class ChatView(QScrollArea):
         self.setWidgetResizable(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         body = QWidget()
-        self.column = QVBoxLayout(body)
+        self.column = Column(body)
         self.column.addStretch()
         self.setWidget(body)
         self.verticalScrollBar().rangeChanged.connect(self._follow)
@@ -183,9 +218,7 @@ class ChatView(QScrollArea):
             layout.addStretch(1)
         self._at_bottom = True
         self.column.insertWidget(self.column.count() - 1, row)
-        QTimer.singleShot(
-            0, self, lambda: self._follow(0, self.verticalScrollBar().maximum())
-        )
+        row.show()  # now, not queued, so the window can draw it at once (draw_now)
 
     def add_user(self, duration_s: float) -> UserBubble:
         bubble = UserBubble(duration_s)

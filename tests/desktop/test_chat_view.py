@@ -5,7 +5,8 @@ memory)."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtWidgets import QLabel, QWidget
 
 from desktop_app.widgets.chat_view import ChatView
 
@@ -18,6 +19,7 @@ def fresh_height(label: QLabel, width: int) -> int:
     other.setTextFormat(label.textFormat())
     other.setWordWrap(True)
     other.setFont(label.font())
+    other.setMargin(label.margin())
     return other.heightForWidth(width)
 
 
@@ -35,7 +37,9 @@ def test_a_label_height_follows_its_text_font_and_style(qtbot):
     font.setPointSize(font.pointSize() * 2)
     label.setFont(font)
     assert label.heightForWidth(300) == fresh_height(label, 300)
-    answer.show_note("no speech was heard " * 10)  # restyled (italic) and new text
+    label.setMargin(label.margin() + 8)
+    assert label.heightForWidth(300) == fresh_height(label, 300)
+    answer.show_note("no speech was heard " * 10)  # restyled (italic, inset), new text
     qtbot.wait(10)
     assert label.heightForWidth(300) == fresh_height(label, 300)
 
@@ -65,3 +69,44 @@ def test_a_bubble_added_late_asks_no_other_label_to_lay_out_again(qtbot, monkeyp
     assert any(label is newest.text_label for label in laid_out)
     others = {id(label) for label in laid_out} - {id(newest.text_label)}
     assert not others  # the 60 earlier labels answered from memory
+
+
+class Resizes(QObject):
+    """Counts the resize events of the widgets it watches."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[QWidget] = []
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.Resize:
+            self.seen.append(watched)
+        return False
+
+
+def test_a_bubble_growing_at_the_bottom_leaves_the_others_untouched(qtbot):
+    view = ChatView()
+    qtbot.addWidget(view)
+    view.resize(600, 500)
+    view.show()
+    for _ in range(20):
+        view.add_user(3.0).set_heard("What is the capital of France?")
+        view.add_answer().append(LONG)
+    user = view.add_user(3.0)
+    answer = view.add_answer()
+    qtbot.wait(20)
+    earlier = view.items()[:-2]
+    watcher = Resizes()
+    for bubble in earlier:
+        bubble.installEventFilter(watcher)
+    top = earlier[0].geometry()
+    user.set_heard("What is the capital of France?")  # the user's bubble grows
+    answer.append(LONG)  # and the answer's, by several lines
+    qtbot.waitUntil(lambda: view.verticalScrollBar().value() > 0, timeout=2000)
+    qtbot.wait(20)
+    assert user.heard_label.isVisible() and answer.text_label.height() > 40
+    assert view.verticalScrollBar().value() == view.verticalScrollBar().maximum()
+    # Each earlier bubble kept its size (none squeezed, laid out and repainted, and grown
+    # back): only the two that grew were touched.
+    assert watcher.seen == []
+    assert earlier[0].geometry() == top

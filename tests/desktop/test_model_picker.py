@@ -8,6 +8,7 @@ import gc
 import itertools
 import weakref
 
+import numpy as np
 import pytest
 
 from benchmarks.spoken import speak
@@ -15,7 +16,7 @@ from core.audio import resample
 from core.catalog import PRESET_INFO
 from core.presets import PRESETS
 from desktop_app.app import build, remembered_model
-from desktop_app.widgets.chat_view import AnswerBubble, NoteLabel
+from desktop_app.widgets.chat_view import AnswerBubble, NoteLabel, UserBubble
 from tests.conftest import make_config
 from tests.desktop.test_window import bubbles, hold_space
 from tests.llama_server import LlamaServer, free_port, smollm2
@@ -141,6 +142,30 @@ def test_switch_from_the_embedded_default_to_a_server_and_back(
     again = ask(controller, qtbot, sound, question)
     assert again.text_label.text()
     assert settings.value("model/id") == "embedded"
+
+
+def test_the_users_bubble_keeps_a_line_for_what_is_heard(
+    app, qtbot, sound, question, monkeypatch
+):
+    """With a recogniser, the user's bubble has its line for the transcript from the turn's
+    start, so the transcript arriving grows nothing (no relayout and scroll while the model
+    computes); a clip in which nothing is heard keeps no line."""
+    controller = app("embedded")
+    before: list[tuple[bool, str]] = []
+    original = UserBubble.set_heard
+
+    def spy(self, text):
+        before.append((self.heard_label.isVisible(), self.heard_label.text()))
+        original(self, text)
+
+    monkeypatch.setattr(UserBubble, "set_heard", spy)
+    ask(controller, qtbot, sound, question)
+    assert before == [(True, "…")]
+    user = bubbles(controller, UserBubble)[-1]
+    assert user.heard_label.isVisible() and "japan" in user.heard_label.text().lower()
+    ask(controller, qtbot, sound, np.zeros(16000, np.float32))
+    assert bubbles(controller, UserBubble)[-1].heard_label.isHidden()
+    assert len(before) == 1
 
 
 class Cycle:

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 
 from core.tiny_model import TINY_SENTENCE
 from desktop_app.widgets.chat_view import AnswerBubble, NoteLabel, UserBubble
+from desktop_app.widgets.look import Bubble
 from tests.conftest import speech_like, step_hook
 from tests.desktop.fake_sounddevice import FakeSoundDevice
 
@@ -62,6 +63,7 @@ def test_held_key_with_auto_repeat_is_one_recording_and_one_turn(
     assert (
         user.clip_label.text() == "Your clip · 1.2 s"
     )  # every block of the hold, one clip
+    assert user.heard_label.isHidden()  # the audio model reports no transcript
     (answer,) = bubbles(controller, AnswerBubble)
     assert answer.text == TINY_SENTENCE
     assert finished.args[0].answer == TINY_SENTENCE
@@ -100,6 +102,36 @@ def test_a_full_turn_streams_chunks_in_order_with_badges(make_app, qtbot, sound)
     assert "first chunk" in badges and "total" in badges and "tok/s" in badges
     answer.copy()
     assert QApplication.clipboard().text() == TINY_SENTENCE
+
+
+def test_a_turns_bubbles_are_drawn_before_its_clip_goes_to_the_model(
+    make_app, qtbot, sound, monkeypatch
+):
+    """Drawn while the machine is idle, not once the model holds the cores (where the same
+    drawing took 3-5 times as long and froze the window)."""
+    controller = make_app()
+    painted: set[int] = set()
+    paint = Bubble.paintEvent
+
+    def spy(self, event):
+        painted.add(id(self))
+        paint(self, event)
+
+    monkeypatch.setattr(Bubble, "paintEvent", spy)
+    seen = []
+    stream = controller.engine.process_realtime_chunk_streaming
+
+    def starting(*args, **kwargs):
+        user, answer = controller.window.chat.items()[-2:]
+        seen.append(
+            [(id(b) in painted, b.isVisible(), b.height() > 0) for b in (user, answer)]
+        )
+        return stream(*args, **kwargs)
+
+    monkeypatch.setattr(controller.engine, "process_realtime_chunk_streaming", starting)
+    with qtbot.waitSignal(controller.turn_finished, timeout=30000):
+        hold_space(controller.window, sound, speech_like())
+    assert seen == [[(True, True, True), (True, True, True)]]
 
 
 def test_no_speech_is_a_short_note(make_app, qtbot, sound):
