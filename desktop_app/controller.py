@@ -429,6 +429,7 @@ class Controller(QObject):
         log.info("recording started")
         self._recording_timer.start()
         self._show_recording()
+        self.window.chat.prepare_turn()  # while the machine is idle
 
     @property
     def max_clip_s(self) -> float:
@@ -534,9 +535,9 @@ class Controller(QObject):
         self.turns.append(turn)
         self.window.set_status("Answering…")
         self.window.stop_button.setEnabled(True)
-        self.window.draw_now()  # before the clip goes to the model
         speaker = None
         try:
+            self.window.draw_now()  # before the clip goes to the model
             if mode == "conversation":
                 speaker = await self.speech.start(answer)
             stream = self.engine.process_realtime_chunk_streaming(

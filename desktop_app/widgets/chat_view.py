@@ -13,10 +13,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.widgets.look import Bubble, as_badge, as_note
+from desktop_app.widgets.look import CHAT_SCROLL_BAR_STYLE, Bubble, as_badge, as_note
 
-USER_FILL, USER_EDGE = QColor(31, 111, 235, 30), QColor(31, 111, 235, 90)
-ANSWER_FILL, ANSWER_EDGE = QColor(139, 148, 158, 28), QColor(139, 148, 158, 70)
+USER_FILL = QColor(31, 111, 235, 40)
+ANSWER_FILL = QColor(139, 148, 158, 40)
 
 
 class WrappedLabel(QLabel):
@@ -64,11 +64,12 @@ class UserBubble(Bubble):
     play_requested = Signal()
 
     def __init__(self, duration_s: float, parent: QWidget | None = None) -> None:
-        super().__init__(USER_FILL, USER_EDGE, parent)
+        super().__init__(USER_FILL, parent)
         self.setObjectName("userBubble")
         layout = QVBoxLayout(self)
         row = QHBoxLayout()
-        self.clip_label = QLabel(f"Your clip · {duration_s:.1f} s")
+        self.clip_label = QLabel()
+        self.set_duration(duration_s)
         self.play_button = QPushButton("▶ Play")
         self.play_button.setToolTip("Play this recording")
         self.play_button.clicked.connect(self.play_requested)
@@ -82,6 +83,9 @@ class UserBubble(Bubble):
         )
         self.heard_label.hide()
         layout.addWidget(self.heard_label)
+
+    def set_duration(self, duration_s: float) -> None:
+        self.clip_label.setText(f"Your clip · {duration_s:.1f} s")
 
     def expect_heard(self) -> None:
         """Keep a line for what the recogniser will hear, from the start: arriving in its
@@ -102,7 +106,7 @@ class UserBubble(Bubble):
 
 class AnswerBubble(Bubble):
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(ANSWER_FILL, ANSWER_EDGE, parent)
+        super().__init__(ANSWER_FILL, parent)
         self.setObjectName("answerBubble")
         layout = QVBoxLayout(self)
         self.text_label = untrusted_label("…")  # "…" until the first chunk
@@ -190,6 +194,7 @@ class ChatView(QScrollArea):
         super().__init__(parent)
         self.setWidgetResizable(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.verticalScrollBar().setStyleSheet(CHAT_SCROLL_BAR_STYLE)
         body = QWidget()
         self.column = Column(body)
         self.column.addStretch()
@@ -197,6 +202,7 @@ class ChatView(QScrollArea):
         self.verticalScrollBar().rangeChanged.connect(self._follow)
         self._at_bottom = True
         self.verticalScrollBar().valueChanged.connect(self._track)
+        self._prepared: list[tuple[QWidget, QWidget]] = []  # (row, bubble), hidden
 
     def _track(self, value: int) -> None:
         self._at_bottom = value >= self.verticalScrollBar().maximum() - 4
@@ -205,7 +211,8 @@ class ChatView(QScrollArea):
         if self._at_bottom:
             self.verticalScrollBar().setValue(maximum)
 
-    def _add(self, widget: QWidget, align: Qt.AlignmentFlag) -> None:
+    @staticmethod
+    def _row(widget: QWidget, align: Qt.AlignmentFlag) -> QWidget:
         # Each bubble sits in a row with a stretch beside it, capped at most of the width, so
         # its word-wrapped labels get their full height.
         row = QWidget()
@@ -216,16 +223,55 @@ class ChatView(QScrollArea):
         layout.addWidget(widget, 4)
         if align != Qt.AlignmentFlag.AlignRight:
             layout.addStretch(1)
+        return row
+
+    def _add(self, widget: QWidget, align: Qt.AlignmentFlag) -> None:
+        row = self._row(widget, align)
+        # before a prepared turn's hidden rows: they come after whatever is said meanwhile
+        self.column.insertWidget(self.column.count() - 1 - len(self._prepared), row)
+        self._show(row)
+
+    def _show(self, row: QWidget) -> None:
         self._at_bottom = True
-        self.column.insertWidget(self.column.count() - 1, row)
         row.show()  # now, not queued, so the window can draw it at once (draw_now)
 
+    def prepare_turn(self) -> None:
+        """Build the next turn's two bubbles now, hidden: called while the talk key is held
+        and the machine is idle, so the turn's start only has to show them (building them
+        took a third of it)."""
+        if self._prepared:
+            return
+        for bubble, align in (
+            (UserBubble(0.0), Qt.AlignmentFlag.AlignRight),
+            (AnswerBubble(), Qt.AlignmentFlag.AlignLeft),
+        ):
+            row = self._row(bubble, align)
+            row.hide()  # explicitly, so the column does not show it when added
+            self.column.insertWidget(self.column.count() - 1, row)
+            row.ensurePolished()
+            self._prepared.append((row, bubble))
+
+    def _take(self, kind: type) -> QWidget | None:
+        """The prepared bubble of this kind, shown in its place, if it is the next one."""
+        if not self._prepared or not isinstance(self._prepared[0][1], kind):
+            return None
+        row, bubble = self._prepared.pop(0)
+        self._show(row)
+        return bubble
+
     def add_user(self, duration_s: float) -> UserBubble:
+        bubble = self._take(UserBubble)
+        if bubble is not None:
+            bubble.set_duration(duration_s)
+            return bubble
         bubble = UserBubble(duration_s)
         self._add(bubble, Qt.AlignmentFlag.AlignRight)
         return bubble
 
     def add_answer(self) -> AnswerBubble:
+        bubble = self._take(AnswerBubble)
+        if bubble is not None:
+            return bubble
         bubble = AnswerBubble()
         self._add(bubble, Qt.AlignmentFlag.AlignLeft)
         return bubble
@@ -236,13 +282,15 @@ class ChatView(QScrollArea):
         return note
 
     def _rows(self) -> list[QWidget]:
+        """Every row, a prepared turn's hidden ones included."""
         return [self.column.itemAt(i).widget() for i in range(self.column.count() - 1)]
 
     def items(self) -> list[QWidget]:
         """The bubbles and notes, oldest first."""
+        shown = self._rows()[: len(self._rows()) - len(self._prepared)]
         return [
             item.widget()
-            for row in self._rows()
+            for row in shown
             for item in (row.layout().itemAt(i) for i in range(row.layout().count()))
             if item.widget() is not None
         ]
@@ -251,3 +299,4 @@ class ChatView(QScrollArea):
         for row in self._rows():
             self.column.removeWidget(row)
             row.deleteLater()
+        self._prepared.clear()

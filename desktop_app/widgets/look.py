@@ -7,8 +7,8 @@ each chat update ~40% slower (7.5 against 12.5 ms to add a turn after 20 turns, 
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF
-from PySide6.QtGui import QColor, QPainter, QPalette, QPen
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import QFrame, QLabel, QWidget
 
 MUTED = QColor("#8b949e")
@@ -54,22 +54,30 @@ def as_badge(label: QLabel) -> None:
     tint(label, MUTED, pixel_size=BADGE_PIXELS)
 
 
-class Bubble(QFrame):
-    """A frame painted as a rounded, tinted bubble behind its contents."""
+# A thin, flat scroll bar for the chat: Fusion's drew in 0.35 ms (1.4 ms cold), and the
+# chat's is drawn again each time the conversation grows; this one in 0.05 ms.
+CHAT_SCROLL_BAR_STYLE = """
+QScrollBar:vertical { width: 10px; background: transparent; margin: 0; }
+QScrollBar::handle:vertical { background: rgba(139, 148, 158, 110); border-radius: 4px;
+                              min-height: 24px; margin: 1px; }
+QScrollBar::handle:vertical:hover { background: rgba(139, 148, 158, 170); }
+QScrollBar::add-line:vertical, QScrollBar::sub-line:vertical { height: 0; }
+QScrollBar::add-page:vertical, QScrollBar::sub-page:vertical { background: none; }
+"""
 
-    def __init__(
-        self, fill: QColor, edge: QColor, parent: QWidget | None = None
-    ) -> None:
+
+class Bubble(QFrame):
+    """A frame painted as a rounded, tinted bubble behind its contents: a fill without an
+    outline, since stroking one cost 0.1 ms a bubble, half of each, in every repaint."""
+
+    def __init__(self, fill: QColor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._fill, self._edge = fill, edge
+        self._fill = fill
 
     def paintEvent(self, _event) -> None:
-        with QPainter(
-            self
-        ) as painter:  # ended on return, whatever keeps the frame alive
+        # ended on return, whatever keeps this frame alive
+        with QPainter(self) as painter:
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-            painter.setPen(QPen(self._edge, 1))
+            painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(self._fill)
-            painter.drawRoundedRect(
-                QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5), 10, 10
-            )
+            painter.drawRoundedRect(QRectF(self.rect()), 10, 10)

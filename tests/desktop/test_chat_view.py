@@ -110,3 +110,36 @@ def test_a_bubble_growing_at_the_bottom_leaves_the_others_untouched(qtbot):
     # back): only the two that grew were touched.
     assert watcher.seen == []
     assert earlier[0].geometry() == top
+
+
+def test_a_turn_prepared_while_the_key_is_held_is_the_one_shown(qtbot):
+    """Built hidden ahead (while the key is held), shown in place when the turn starts;
+    what is said meanwhile comes before it, and nothing prepared counts as shown."""
+    view = ChatView()
+    qtbot.addWidget(view)
+    view.resize(600, 500)
+    view.show()
+    view.add_note("first")
+    view.prepare_turn()
+    view.prepare_turn()  # once is enough
+    assert [type(w).__name__ for w in view.items()] == ["NoteLabel"]
+    view.add_note("said while the key was held")
+    user = view.add_user(2.5)
+    answer = view.add_answer()
+    assert [type(w).__name__ for w in view.items()] == [
+        "NoteLabel",
+        "NoteLabel",
+        "UserBubble",
+        "AnswerBubble",
+    ]
+    assert user.isVisibleTo(view) and answer.isVisibleTo(view)
+    assert user.clip_label.text() == "Your clip · 2.5 s"
+    assert len(view._rows()) == 4  # the prepared bubbles themselves, no others
+    # the next turn, unprepared, is built then and goes last
+    again = view.add_user(1.0)
+    assert view.items()[-1] is again
+    view.prepare_turn()
+    view.clear()
+    assert view.items() == [] and view._rows() == []
+    view.add_note("after a clear")
+    assert [type(w).__name__ for w in view.items()] == ["NoteLabel"]

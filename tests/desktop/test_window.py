@@ -7,7 +7,7 @@ import threading
 import time
 
 import numpy as np
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication
 
@@ -104,33 +104,47 @@ def test_a_full_turn_streams_chunks_in_order_with_badges(make_app, qtbot, sound)
     assert QApplication.clipboard().text() == TINY_SENTENCE
 
 
+class Painted(QObject):
+    """Notes the bubbles that receive a paint event (as an application event filter: a
+    patched ``paintEvent`` on a Qt class can outlive the test in PySide's method cache)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bubbles: list[Bubble] = []
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.Paint and isinstance(watched, Bubble):
+            self.bubbles.append(watched)
+        return False
+
+
 def test_a_turns_bubbles_are_drawn_before_its_clip_goes_to_the_model(
     make_app, qtbot, sound, monkeypatch
 ):
     """Drawn while the machine is idle, not once the model holds the cores (where the same
     drawing took 3-5 times as long and froze the window)."""
     controller = make_app()
-    painted: set[int] = set()
-    paint = Bubble.paintEvent
-
-    def spy(self, event):
-        painted.add(id(self))
-        paint(self, event)
-
-    monkeypatch.setattr(Bubble, "paintEvent", spy)
+    painted = Painted()
+    QApplication.instance().installEventFilter(painted)
     seen = []
     stream = controller.engine.process_realtime_chunk_streaming
 
     def starting(*args, **kwargs):
         user, answer = controller.window.chat.items()[-2:]
         seen.append(
-            [(id(b) in painted, b.isVisible(), b.height() > 0) for b in (user, answer)]
+            [
+                (b in painted.bubbles, b.isVisible(), b.height() > 0)
+                for b in (user, answer)
+            ]
         )
         return stream(*args, **kwargs)
 
     monkeypatch.setattr(controller.engine, "process_realtime_chunk_streaming", starting)
-    with qtbot.waitSignal(controller.turn_finished, timeout=30000):
-        hold_space(controller.window, sound, speech_like())
+    try:
+        with qtbot.waitSignal(controller.turn_finished, timeout=30000):
+            hold_space(controller.window, sound, speech_like())
+    finally:
+        QApplication.instance().removeEventFilter(painted)
     assert seen == [[(True, True, True), (True, True, True)]]
 
 
