@@ -23,11 +23,23 @@ def fresh_height(label: QLabel, width: int) -> int:
     return other.heightForWidth(width)
 
 
-def test_a_label_height_follows_its_text_font_and_style(qtbot):
+def shown_view(qtbot) -> ChatView:
     view = ChatView()
     qtbot.addWidget(view)
     view.resize(600, 500)
     view.show()
+    return view
+
+
+def add_turns(view: ChatView, turns: int) -> None:
+    """A conversation so far: each turn's question heard and a several-line answer."""
+    for _ in range(turns):
+        view.add_user(3.0).set_heard("What is the capital of France?")
+        view.add_answer().append(LONG)
+
+
+def test_a_label_height_follows_its_text_font_and_style(qtbot):
+    view = shown_view(qtbot)
     answer = view.add_answer()
     label = answer.text_label
     short = label.heightForWidth(300)
@@ -53,13 +65,8 @@ def test_a_bubble_added_late_asks_no_other_label_to_lay_out_again(qtbot, monkeyp
         return plain(self, width)
 
     monkeypatch.setattr(QLabel, "heightForWidth", counting)
-    view = ChatView()
-    qtbot.addWidget(view)
-    view.resize(600, 500)
-    view.show()
-    for _ in range(30):
-        view.add_user(3.0).set_heard("What is the capital of France?")
-        view.add_answer().append(LONG)
+    view = shown_view(qtbot)
+    add_turns(view, 30)
     qtbot.wait(20)
     assert laid_out  # the check sees the labels' layouts
     laid_out.clear()
@@ -85,13 +92,8 @@ class Resizes(QObject):
 
 
 def test_a_bubble_growing_at_the_bottom_leaves_the_others_untouched(qtbot):
-    view = ChatView()
-    qtbot.addWidget(view)
-    view.resize(600, 500)
-    view.show()
-    for _ in range(20):
-        view.add_user(3.0).set_heard("What is the capital of France?")
-        view.add_answer().append(LONG)
+    view = shown_view(qtbot)
+    add_turns(view, 20)
     user = view.add_user(3.0)
     answer = view.add_answer()
     qtbot.wait(20)
@@ -115,10 +117,7 @@ def test_a_bubble_growing_at_the_bottom_leaves_the_others_untouched(qtbot):
 def test_a_turn_prepared_while_the_key_is_held_is_the_one_shown(qtbot):
     """Built hidden ahead (while the key is held), shown in place when the turn starts;
     what is said meanwhile comes before it, and nothing prepared counts as shown."""
-    view = ChatView()
-    qtbot.addWidget(view)
-    view.resize(600, 500)
-    view.show()
+    view = shown_view(qtbot)
     view.add_note("first")
     view.prepare_turn()
     view.prepare_turn()  # once is enough
