@@ -283,8 +283,11 @@ def main() -> None:
             n["decode_tokens_per_s"],
         ),
         ("load, warm cache (s)", b["load_warm_s"], n["load_warm_s"]),
-        ("load, cold: empty cache (s)", b["load_cold_s"], n["load_cold_s"]),
     ]
+    if b["load_cold_s"] is not None:  # measured only with --cold
+        embedded_rows.append(
+            ("load, cold: empty cache (s)", b["load_cold_s"], n["load_cold_s"])
+        )
     lines = [
         header,
         "",
