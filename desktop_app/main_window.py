@@ -76,8 +76,13 @@ class MainWindow(QMainWindow):
         self.speak_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip(
-            "Stop the answer and its speech (pressing the talk key does too)"
+            "Stop the answer and its speech (Esc; pressing the talk key does too)"
         )
+        # Not the button's own shortcut: that animates a click and stops 100 ms late.
+        stop_action = QAction("Stop", self)
+        stop_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        stop_action.triggered.connect(self.stop_button.click)  # nothing while disabled
+        self.addAction(stop_action)
         self.stop_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.stop_button.setEnabled(False)
         self.key_button = QPushButton("Change…")

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from PySide6.QtCore import QEvent
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from benchmarks.signals import speech_like
@@ -79,7 +80,7 @@ def test_the_answer_is_spoken_and_heard_back(make_app, qtbot, pulse, question):
     assert normalised_word_error_rate([TINY_SENTENCE], [heard]) <= 0.25, heard
 
 
-@pytest.mark.parametrize("how", ["talk key", "stop button"])
+@pytest.mark.parametrize("how", ["talk key", "stop button", "Esc key"])
 def test_talking_or_stop_silences_the_answer_at_once(
     make_app, qtbot, pulse, question, how
 ):
@@ -94,8 +95,10 @@ def test_talking_or_stop_silences_the_answer_at_once(
     stopped_at = time.monotonic()
     if how == "talk key":
         QApplication.sendEvent(controller.window, key(QEvent.Type.KeyPress))
-    else:
+    elif how == "stop button":
         controller.window.stop_button.click()
+    else:  # through Qt's shortcut map, as a real key press goes
+        QTest.keyClick(controller.window, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not speaker.speaking, timeout=5000)
     qtbot.wait(500)
     recording.stop()
