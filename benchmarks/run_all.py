@@ -122,7 +122,7 @@ def main() -> None:
             gui["gui_median_turn_max_stall_ms_gil_5ms"], 2
         ),
         "gui_turn_start_draw_ms": gui.get("turn_start_draw_ms"),
-        "add_turn_ms_after_160": [chat["remembered"]["160"], chat["qlabel"]["160"]],
+        "add_turn_ms_after_160": [chat["app"]["160"], chat["qt"]["160"]],
         "meter_hz": round(gui["meter_hz"], 1),
         "barge_in_stop_ms": round(engine["barge_in_stop_ms"], 1),
         "decode_step_ms": round(engine["decode_step_ms"], 1),
@@ -189,7 +189,7 @@ def main() -> None:
             report["gui_turn_start_draw_ms"],
         ),
         (
-            "window: adding a turn after 160, app's labels / plain QLabel (ms)",
+            "window: adding a turn after 160, app's column / Qt's layouts and QLabel (ms)",
             " / ".join(map(str, report["add_turn_ms_after_160"])),
         ),
         ("window: energy meter rate (Hz; target >= 30)", report["meter_hz"]),

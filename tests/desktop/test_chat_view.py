@@ -1,7 +1,7 @@
 """The chat column in a long conversation: each label's remembered height is always the
-height its text needs now (text, font and style changes included), and a bubble added
-after many turns lays out only itself (the column asks the others, which answer from
-memory)."""
+height its text needs now (text, font and style changes included), a bubble added after
+many turns lays out only itself (the column asks the others, which answer from memory), and
+a bubble's new height reaches the column before it is laid out and painted."""
 
 from __future__ import annotations
 
@@ -112,6 +112,41 @@ def test_a_bubble_growing_at_the_bottom_leaves_the_others_untouched(qtbot):
     # back): only the two that grew were touched.
     assert watcher.seen == []
     assert earlier[0].geometry() == top
+
+
+class Paints(QObject):
+    """For each paint of the label it watches: its height, and the height its text needs."""
+
+    def __init__(self, label: QLabel) -> None:
+        super().__init__()
+        self.label = label
+        self.seen: list[tuple[int, int]] = []
+        label.installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            label = self.label
+            self.seen.append((label.height(), label.heightForWidth(label.width())))
+        return False
+
+
+def test_text_that_grows_a_bubble_is_never_painted_squeezed(qtbot):
+    """A row shown and its text set at once, as a turn's start does: the column was laid out
+    before the bubble had taken its new text's height, so the first frame painted several
+    lines squeezed into one, and the column was laid out and repainted again."""
+    view = shown_view(qtbot)
+    add_turns(view, 10)
+    qtbot.wait(20)
+    view.prepare_turn()
+    qtbot.wait(20)
+    view.add_user(3.0).set_heard("What is the capital of France?")
+    answer = view.add_answer()
+    paints = Paints(answer.text_label)
+    answer.append(LONG)
+    qtbot.waitUntil(lambda: len(paints.seen) > 0, timeout=2000)
+    qtbot.wait(50)
+    assert paints.seen[0][1] > 40  # several lines
+    assert all(height == needed for height, needed in paints.seen), paints.seen
 
 
 def test_a_turn_prepared_while_the_key_is_held_is_the_one_shown(qtbot):
