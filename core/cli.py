@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +27,14 @@ from core.config import MODES, Config, load_config
 from core.embedded.assets import default_cache_dir
 from core.engine import StreamingEngine
 from core.errors import ConfigError
-from core.speaker import DeviceSink, Sink, Speaker, SpeechOutputError, WavSink
+from core.speaker import (
+    SPEECH_FILE_FORMATS,
+    DeviceSink,
+    Sink,
+    Speaker,
+    SpeechOutputError,
+    WavSink,
+)
 from core.voice import VoiceError, voice_file
 from core.voice_process import VoiceProcess
 
@@ -82,13 +90,33 @@ def read_clip(path: Path) -> tuple[np.ndarray, int]:
     return samples, rate
 
 
+EPILOG = """exit status:
+  0  answered
+  1  the engine reported an error for the clip (no speech, too long or short, ...):
+     its code and message are printed
+  2  bad usage, config, voice, input file or --speak-to file
+  3  the model could not be loaded"""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ptt-ask",
         description="Ask the local assistant about a recorded clip and stream the answer.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("clip", type=Path, help="audio file (WAV, FLAC, OGG, ...)")
-    parser.add_argument("--mode", choices=MODES, default="conversation")
+    parser.add_argument(
+        "clip",
+        type=Path,
+        help="audio file (WAV, FLAC, OGG, MP3, ...; any rate, mono or stereo)",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=MODES,
+        default="conversation",
+        help="conversation: answer the question (default); transcribe: write down "
+        "what was said",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per chunk")
     parser.add_argument(
         "--config", type=Path, help="config file (default: the project's config.yaml)"
@@ -106,7 +134,8 @@ def _parser() -> argparse.ArgumentParser:
         "--speak-to",
         type=Path,
         metavar="FILE.wav",
-        help="write the spoken answer to a WAV file",
+        help="write the spoken answer to a WAV or FLAC file (written once the answer "
+        "is complete; nothing is written after an error)",
     )
     parser.add_argument("--stats", action="store_true", help="timing summary on stderr")
     parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
@@ -147,6 +176,27 @@ def _print_item(item: dict[str, Any], as_json: bool, started: bool) -> bool:
     return started
 
 
+def check_speech_file(path: Path) -> None:
+    """Raises InputError, before anything loads, for a ``--speak-to`` file that cannot be
+    written: the wrong type, a folder, or in a folder that does not exist."""
+    types = " or ".join(f.upper().lstrip(".") for f in SPEECH_FILE_FORMATS)
+    suffixes = " or ".join(SPEECH_FILE_FORMATS)
+    if path.is_dir():
+        raise InputError(
+            f"--speak-to {path} is a folder: name a file ending {suffixes}"
+        )
+    if path.suffix.lower() not in SPEECH_FILE_FORMATS:
+        raise InputError(
+            f"--speak-to {path}: the spoken answer is written as {types}; "
+            f"name the file with {suffixes}"
+        )
+    folder = path.parent
+    if not folder.is_dir():
+        raise InputError(f"--speak-to {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise InputError(f"--speak-to {path}: the folder {folder} is not writable")
+
+
 def _voice_path(args: argparse.Namespace, config: Config) -> Path | None:
     """The voice to speak with, when asked to speak; raises VoiceError for a missing one."""
     settings = config.speech
@@ -184,6 +234,8 @@ async def ask(args: argparse.Namespace) -> int:
     try:
         config = _config(args)
         samples, rate = read_clip(args.clip)
+        if args.speak_to:
+            check_speech_file(args.speak_to)
         onnx = _voice_path(args, config)
     except (ConfigError, InputError, VoiceError) as exc:
         print(f"ptt-ask: {exc}", file=sys.stderr)
@@ -194,8 +246,10 @@ async def ask(args: argparse.Namespace) -> int:
         if onnx is not None
         else None
     )
+    status = EXIT_ENGINE_ERROR  # until the answer is complete
     try:
-        return await _answer(args, config, samples, rate, voice_ready)
+        status = await _answer(args, config, samples, rate, voice_ready)
+        return status
     finally:
         speaker = None
         if voice_ready is not None:
@@ -204,7 +258,12 @@ async def ask(args: argparse.Namespace) -> int:
         if speaker is not None:
             speaker.stop()  # a no-op after a finished answer; silences an interrupted one
             speaker.wait()
-            speaker.sink.close()
+            if isinstance(speaker.sink, WavSink) and (
+                status != EXIT_OK or speaker.error is not None
+            ):
+                speaker.sink.discard()
+            else:
+                speaker.sink.close()
             speaker.voice.close()
 
 
@@ -260,7 +319,8 @@ async def _answer(
             print(f"ptt-ask: speech stopped: {speaker.error}", file=sys.stderr)
         elif args.stats and speaker.first_sound_delay_s is not None:
             print(
-                f"[{len(speaker.spoken)} sentences spoken, first sound"
+                f"[{len(speaker.spoken)} sentence{'s' * (len(speaker.spoken) != 1)} "
+                "spoken, first sound"
                 f" {speaker.first_sound_delay_s * 1000:.0f} ms after the first chunk]",
                 file=sys.stderr,
             )
@@ -274,6 +334,10 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if (
+        not args.verbose
+    ):  # its turn errors are printed here, once, as "ptt-ask: CODE: ..."
+        logging.getLogger("core.engine").setLevel(logging.ERROR)
     try:
         return asyncio.run(ask(args))
     except KeyboardInterrupt:

@@ -7,10 +7,11 @@ what is allowed. Configs written for the older flat layout are mapped onto the s
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 import yaml
@@ -252,6 +253,27 @@ class Config(_Section):
                 )
         return value
 
+    @model_validator(mode="after")
+    def _model_is_something(self) -> Config:
+        """A model.id that can name nothing (no preset, server, URL, hub id or folder) is
+        a typo: said now, with the names it could be, not after a failed hub lookup."""
+        from core.presets import EMBEDDED, PRESETS
+
+        model_id = self.model.id
+        if (
+            model_id in (EMBEDDED, *PRESETS, *self.servers)
+            or "/" in model_id
+            or "\\" in model_id
+            or model_id.startswith(("~", "."))
+            or Path(model_id).expanduser().is_dir()
+        ):
+            return self
+        known = ", ".join([EMBEDDED, *PRESETS, *self.servers])
+        raise ValueError(
+            f"model.id: {model_id!r} names no model: use one of {known}, a server URL "
+            "(http://HOST:PORT/v1), a Hugging Face id (owner/name) or a local folder"
+        )
+
     def prompt_for(self, mode: str) -> str:
         return getattr(self.prompts, mode)
 
@@ -309,11 +331,35 @@ def _is_flat(data: dict[str, Any]) -> bool:
     ) and any(k in _FLAT_KEYS for k in data)
 
 
+def _section_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys allowed where ``loc`` ends: those of the section that holds it."""
+    section: Any = Config
+    for part in loc[:-1]:
+        if isinstance(section, type) and issubclass(section, BaseModel):
+            field = section.model_fields.get(str(part))
+            if field is None:
+                return []
+            section = field.annotation
+        else:  # a mapping of named entries (servers): the part is an entry's name
+            section = get_args(section)[-1] if get_args(section) else None
+    if isinstance(section, type) and issubclass(section, BaseModel):
+        return list(section.model_fields)
+    return []
+
+
 def _describe(error: dict[str, Any]) -> str:
     key = ".".join(str(p) for p in error["loc"]) or "(top level)"
     if error["type"] == "extra_forbidden":
-        return f"{key}: unknown key (value {error['input']!r}); check its spelling against config.yaml"
+        close = difflib.get_close_matches(
+            str(error["loc"][-1]), _section_keys(error["loc"]), n=1
+        )
+        hint = f"did you mean {close[0]!r}?" if close else "check its spelling"
+        return (
+            f"{key}: unknown key (value {error['input']!r}); {hint} (see config.yaml)"
+        )
     message = error["msg"].removeprefix("Value error, ")
+    if not error["loc"]:
+        return message  # a check across sections: its input is the whole config
     if message.startswith("api_key:"):
         return f"{key}.{message}"  # never echo a secret back
     if error["loc"] and error["loc"][-1] == "api_key_env":
@@ -361,7 +407,8 @@ def load_config(
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+        where = str(exc).replace('in "<unicode string>"', f"in {path}")
+        raise ConfigError(f"{path} is not valid YAML: {where}") from None
     config = validate_config(data, str(path))
     if overrides:
         config = validate_config(_merge(config.model_dump(), overrides), str(path))

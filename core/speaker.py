@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
 import queue
 import threading
 import time
@@ -152,13 +153,26 @@ class DeviceSink:
         self._stream.close()
 
 
+#: the file types ``--speak-to`` writes, by suffix
+SPEECH_FILE_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
+
+
 class WavSink:
-    """Writes the speech to a WAV file (``ptt-ask --speak-to``)."""
+    """Writes the speech to a WAV or FLAC file (``ptt-ask --speak-to``), through a hidden
+    partial file beside it: the named file appears, whole, only when the answer is
+    complete, and a file already there is untouched by a failed run."""
 
     def __init__(self, path: Path, sample_rate: int) -> None:
         self.sample_rate = sample_rate
+        self.path = path
+        self._partial = path.with_name(f".{path.name}.partial")
         self._file = sf.SoundFile(
-            path, "w", samplerate=sample_rate, channels=1, subtype="PCM_16"
+            self._partial,
+            "w",
+            samplerate=sample_rate,
+            channels=1,
+            subtype="PCM_16",
+            format=SPEECH_FILE_FORMATS[path.suffix.lower()],
         )
 
     def write(self, samples: np.ndarray) -> None:
@@ -174,7 +188,14 @@ class WavSink:
         return 0.0  # written at once: never worth waiting for
 
     def close(self) -> None:
+        """The speech is complete: the file takes its name."""
         self._file.close()
+        os.replace(self._partial, self.path)
+
+    def discard(self) -> None:
+        """No answer to keep (an error, an interruption): nothing is left behind."""
+        self._file.close()
+        self._partial.unlink(missing_ok=True)
 
 
 #: a sentence is synthesised once less than this much speech is left to play before it:

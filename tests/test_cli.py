@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from core.tiny_model import TINY_SENTENCE
@@ -53,7 +54,9 @@ def test_silence_exits_1_with_the_error_code(tiny_models, tmp_path):
     result = ptt_ask(clip, "--model", tiny_models["qwen2-audio"])
     assert result.returncode == 1
     assert result.stdout == ""
-    assert "no_speech" in result.stderr
+    assert result.stderr.count("no_speech") == 1, (
+        result.stderr
+    )  # said once, not logged too
 
 
 def test_bad_files_exit_2_with_a_clear_message(tmp_path):
@@ -96,3 +99,45 @@ def test_truncated_and_unsupported_files(tmp_path):
     assert result.returncode == 2 and "not a readable audio file" in result.stderr
     folder = ptt_ask(tmp_path)
     assert folder.returncode == 2 and "is a folder" in folder.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [
+        ("answer.mp3", "is written as WAV or FLAC; name the file with .wav or .flac"),
+        ("answer", "is written as WAV or FLAC"),
+        ("missing/answer.wav", "does not exist"),
+        (".", "is a folder"),
+    ],
+)
+def test_a_speak_to_file_that_cannot_be_written_exits_2_before_loading(
+    tmp_path, name, said
+):
+    clip = tmp_path / "q.wav"
+    sf.write(clip, speech_like(), 16000)
+    result = ptt_ask(clip, "--speak-to", tmp_path / name)
+    assert result.returncode == 2 and said in result.stderr, result.stderr
+    assert "Loading" not in result.stderr  # said before the model loads
+    assert "Traceback" not in result.stderr
+
+
+def test_a_mistyped_model_exits_2_naming_the_choices(tmp_path):
+    clip = tmp_path / "q.wav"
+    sf.write(clip, speech_like(), 16000)
+    result = ptt_ask(clip, "--model", "voxtral-mni")
+    assert result.returncode == 2
+    assert "'voxtral-mni' names no model" in result.stderr
+    assert "voxtral-mini" in result.stderr and "Loading" not in result.stderr
+
+
+def test_a_failed_answer_leaves_no_spoken_file(tiny_models, tmp_path):
+    """An answer that ends in an error writes nothing, and a file already there under the
+    name is left as it was (the speech goes to a partial file, renamed when complete)."""
+    clip = tmp_path / "silence.wav"
+    sf.write(clip, np.zeros(16000, np.float32), 16000)
+    out = tmp_path / "spoken.wav"
+    out.write_bytes(b"an earlier answer")
+    result = ptt_ask(clip, "--model", tiny_models["qwen2-audio"], "--speak-to", out)
+    assert result.returncode == 1 and "no_speech" in result.stderr
+    assert out.read_bytes() == b"an earlier answer"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["silence.wav", "spoken.wav"]

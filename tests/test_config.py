@@ -131,10 +131,40 @@ def test_every_error_is_reported_at_once(tmp_path):
 def test_missing_file_and_bad_yaml(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.yaml")
-    with pytest.raises(ConfigError, match="not valid YAML"):
-        load_config(write(tmp_path, "model: [unclosed"))
+    path = write(tmp_path, "model: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML") as error:
+        load_config(path)
+    assert f"in {path}, line 1" in str(error.value)  # where, in the user's own file
     with pytest.raises(ConfigError, match="must be a mapping"):
         load_config(write(tmp_path, "- a\n- b\n"))
+
+
+def test_a_mistyped_key_or_model_gets_the_name_it_was_likely_meant_to_be(tmp_path):
+    path = write(
+        tmp_path,
+        """\
+        memroy:
+          turns: 2
+        servers:
+          llama-cpp:
+            url: http://127.0.0.1:8080/v1
+            modle: qwen
+        """,
+    )
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    said = str(error.value)
+    assert "memroy: unknown key (value {'turns': 2}); did you mean 'memory'?" in said
+    assert "servers.llama-cpp.modle: unknown key" in said
+    assert "did you mean 'model'?" in said
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, "model:\n  id: voxtral-mni\n"))
+    said = str(error.value)
+    assert "model.id: 'voxtral-mni' names no model" in said
+    assert "embedded, voxtral-mini, qwen2-audio, llama-cpp" in said
+    assert "got {" not in said  # the whole config is not echoed back
+    for fine in ("mistralai/Voxtral-Mini-3B-2507", "llama-cpp", str(tmp_path)):
+        assert load_config(write(tmp_path, f"model:\n  id: {fine}\n")).model.id == fine
 
 
 def test_yaml_is_loaded_safely(tmp_path):

@@ -371,6 +371,9 @@ def test_ptt_ask_writes_the_spoken_answer(tmp_path, recognizer):
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
+    assert [p.name for p in tmp_path.iterdir()] == [
+        "spoken.wav"
+    ]  # no partial file left
     samples, rate = sf.read(out, dtype="float32")
     assert "paris" in done.stdout.lower()
     assert "paris" in heard(recognizer, samples, rate).lower()

@@ -124,7 +124,9 @@ class Recognizer:
 
     def segments(self, samples: np.ndarray) -> Iterator[tuple[str, int]]:
         """(text, token count) per recognised segment."""
-        if self.window == "full":
+        if self.window == "full" or len(samples) / SAMPLE_RATE + TAIL_S > MAX_SECONDS:
+            # Longer than one window (audio.max_clip_s may allow it): faster-whisper's
+            # own path reads the clip window by window instead of cutting it at 30 s.
             found, _info = self.whisper.transcribe(samples, **self.options)
             for segment in found:
                 text = segment.text.strip()
