@@ -246,7 +246,11 @@ class Controller(QObject):
         except Exception as exc:
             log.exception("loading %s failed", name)
             self.state, self.load_error = ModelState.FAILED, str(exc)
-            self.window.set_status(f"Could not load {name}: {exc}")
+            self.window.set_status(f"Could not load {name}: {exc}", warning=True)
+            # The whole reason, wrapped, where it is read: the status line shows its start.
+            self.window.chat.add_note(
+                f"Could not load {self.picker.label_of(name)}: {exc}"
+            )
             self.window.retry_button.show()
             return
         finally:
@@ -319,7 +323,7 @@ class Controller(QObject):
         await asyncio.shield(self._unloading)
         log.info("switched from %s to %s", old_id, model_id)
         self.window.chat.add_note(
-            f"Now answering: {self.window.model_box.currentText()} (a new conversation)"
+            f"Switching to {self.picker.label_of(model_id)} (a new conversation)"
         )
         self.start_loading()
 

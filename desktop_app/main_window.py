@@ -18,7 +18,19 @@ from PySide6.QtWidgets import (
 
 from desktop_app.widgets.chat_view import ChatView
 from desktop_app.widgets.energy_meter import EnergyMeter
+from desktop_app.widgets.flow_layout import FlowLayout
 from desktop_app.widgets.look import TALK_BUTTON_STYLE, WARNING, tint
+from desktop_app.widgets.status_line import StatusLine
+
+
+def group(*widgets: QWidget) -> QWidget:
+    """Controls kept together on one line of the top bar."""
+    holder = QWidget()
+    row = QHBoxLayout(holder)
+    row.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        row.addWidget(widget)
+    return holder
 
 
 class MainWindow(QMainWindow):
@@ -39,27 +51,26 @@ class MainWindow(QMainWindow):
         self.model_box.setToolTip(
             "What answers: the embedded model, a server, or a model to download"
         )
-        self.model_box.setMinimumContentsLength(14)
-        self.model_box.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-        )
         self.device_box = QComboBox()
         self.device_box.setToolTip("Microphone")
-        self.device_box.setMinimumContentsLength(16)
-        top = QHBoxLayout()
-        top.addWidget(self.mode_box)
-        top.addWidget(self.new_button)
-        top.addWidget(self.export_button)
-        top.addStretch()
-        top.addWidget(QLabel("Model:"))
-        top.addWidget(self.model_box)
-        top.addWidget(QLabel("Mic:"))
-        top.addWidget(self.device_box)
         self.output_box = QComboBox()
         self.output_box.setToolTip("Where spoken answers are played")
-        self.output_box.setMinimumContentsLength(12)
-        top.addWidget(QLabel("Speaker:"))
-        top.addWidget(self.output_box)
+        top = FlowLayout()
+        top.addWidget(group(self.mode_box, self.new_button, self.export_button))
+        top.addWidget(group(QLabel("Model:"), self.model_box))
+        top.addWidget(group(QLabel("Mic:"), self.device_box))
+        top.addWidget(group(QLabel("Speaker:"), self.output_box))
+        # Sized to a few characters, not to their longest entry (a model with its download
+        # size, a sound card's full name): the window can then be half a screen wide.
+        for box, characters in (
+            (self.model_box, 14),
+            (self.device_box, 12),
+            (self.output_box, 12),
+        ):
+            box.setMinimumContentsLength(characters)
+            box.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
 
         self.chat = ChatView()
 
@@ -103,9 +114,8 @@ class MainWindow(QMainWindow):
         column.addLayout(bottom)
         self.setCentralWidget(central)
 
-        self.status = QLabel()
+        self.status = StatusLine()
         self.status.setObjectName("status")
-        self.status.setTextFormat(Qt.TextFormat.PlainText)  # it quotes load errors
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(200)
         self.progress.setTextVisible(False)

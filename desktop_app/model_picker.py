@@ -77,6 +77,12 @@ class ModelPicker(QObject):
         )
         log.info("server %s: %s", name, problem or "reachable")
 
+    def label_of(self, model_id: str) -> str:
+        """The choice's name, without its checked state ("· reachable")."""
+        return next(
+            (c.label for c in self._choices if c.model_id == model_id), model_id
+        )
+
     def state_of(self, model_id: str) -> str:
         row = self.box.findData(model_id)
         return self.box.itemText(row) if row >= 0 else ""

@@ -25,7 +25,7 @@ class EnergyMeter(QWidget):
         self.is_speech = False
         self.updates = 0
         self._last_update = time.monotonic()
-        self.setMinimumSize(160, 22)
+        self.setMinimumSize(110, 22)  # room for "-80 dBFS" and a short bar
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setAccessibleName("Microphone level")
 

@@ -11,9 +11,13 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import QFrame, QLabel, QWidget
 
-MUTED = QColor("#8b949e")
-NOTE = QColor("#d29922")
-WARNING = QColor("#f85149")
+# Text colours as (on a light window, on a dark one), picked by the window's palette: each
+# at least 4.5:1 against the chat and its bubbles (WCAG AA). The dark-theme ones, used on
+# light windows too before, gave the notes 1.9-2.2:1 and the badges 2.4-2.7:1 there.
+Colour = tuple[str, str]
+MUTED: Colour = ("#59636e", "#a1a9b3")
+NOTE: Colour = ("#7d4e00", "#d29922")
+WARNING: Colour = ("#cf222e", "#ff7b72")
 BADGE_PIXELS = 11
 # Only the talk button keeps a style sheet: its own, so only it pays for one.
 TALK_BUTTON_STYLE = """
@@ -22,9 +26,15 @@ QPushButton:pressed { background: #f85149; color: white; }
 """
 
 
+def for_palette(colour: Colour, palette: QPalette) -> QColor:
+    """The variant of ``colour`` for a window painted with ``palette``."""
+    dark = palette.color(QPalette.ColorRole.Window).lightness() < 128
+    return QColor(colour[1] if dark else colour[0])
+
+
 def tint(
     label: QLabel,
-    colour: QColor | None,
+    colour: Colour | None,
     *,
     italic: bool = False,
     bold: bool = False,
@@ -34,7 +44,10 @@ def tint(
     sheet rule."""
     palette = label.palette()
     role = QPalette.ColorRole.WindowText
-    palette.setColor(role, colour if colour is not None else QPalette().color(role))
+    palette.setColor(
+        role,
+        for_palette(colour, palette) if colour is not None else QPalette().color(role),
+    )
     label.setPalette(palette)
     font = label.font()
     font.setItalic(italic)

@@ -133,7 +133,7 @@ def test_switch_from_the_embedded_default_to_a_server_and_back(
     )
     assert settings.value("model/id") == "local-llama"
     notes = [n.text() for n in bubbles(controller, NoteLabel)]
-    assert any("Now answering: Server: local-llama" in n for n in notes)
+    assert any("Switching to Server: local-llama (a new" in n for n in notes), notes
 
     # and back to the embedded default, which answers again
     server_engine = controller.engine

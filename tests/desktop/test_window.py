@@ -7,12 +7,19 @@ import threading
 import time
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtGui import QKeyEvent
+import pytest
+from PySide6.QtCore import QEvent, QObject, QPoint, QRect, Qt
+from PySide6.QtGui import QColor, QKeyEvent, QPalette
 from PySide6.QtWidgets import QApplication
 
 from core.tiny_model import TINY_SENTENCE
-from desktop_app.widgets.chat_view import AnswerBubble, NoteLabel, UserBubble
+from desktop_app.main_window import MainWindow
+from desktop_app.widgets.chat_view import (
+    ANSWER_FILL,
+    AnswerBubble,
+    NoteLabel,
+    UserBubble,
+)
 from desktop_app.widgets.look import Bubble
 from tests.conftest import speech_like, step_hook
 from tests.desktop.fake_sounddevice import FakeSoundDevice
@@ -258,6 +265,10 @@ def test_load_failure_shows_the_reason_and_retry_works(
     window = controller.window
     assert controller.state.value == "failed"
     assert "does not exist" in window.status.text() and window.retry_button.isVisible()
+    notes = [n.text() for n in bubbles(controller, NoteLabel)]
+    assert notes and all(
+        n.startswith("Could not load") and "does not exist" in n for n in notes
+    ), notes  # the whole reason, in the chat
     controller.engine.config = good
     qtbot.mouseClick(window.retry_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: controller.state.value == "ready", timeout=30000)
@@ -453,3 +464,96 @@ def test_a_pause_while_holding_previews_the_clip_so_far(make_app, qtbot, sound):
     with qtbot.waitSignal(controller.turn_finished, timeout=30000):
         QApplication.sendEvent(controller.window, key(QEvent.Type.KeyRelease))
     assert len(previews) == 2
+
+
+def contrast(text: QColor, background: QColor) -> float:
+    """WCAG's contrast ratio."""
+
+    def luminance(colour: QColor) -> float:
+        def linear(c: float) -> float:
+            return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+        r, g, b = (linear(c) for c in (colour.redF(), colour.greenF(), colour.blueF()))
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    high, low = sorted((luminance(text), luminance(background)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def over(fill: QColor, background: QColor) -> QColor:
+    a = fill.alphaF()
+    return QColor.fromRgbF(
+        *(
+            f * a + b * (1 - a)
+            for f, b in zip(fill.getRgbF()[:3], background.getRgbF()[:3])
+        )
+    )
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_notes_badges_and_warnings_are_readable(qtbot, theme):
+    """At least WCAG AA's 4.5:1 against what they are drawn on, in a light window and a
+    dark one (the notes were 1.9:1 on the light window before)."""
+    app = QApplication.instance()
+    before = app.palette()
+    if theme == "dark":
+        dark = QPalette(before)
+        for role, colour in (
+            (QPalette.ColorRole.Window, QColor("#202124")),
+            (QPalette.ColorRole.Base, QColor("#1b1b1d")),
+            (QPalette.ColorRole.WindowText, QColor("#e8eaed")),
+        ):
+            dark.setColor(role, colour)
+        app.setPalette(dark)
+    try:
+        window = MainWindow(-40.0)
+        qtbot.addWidget(window)
+        note = window.chat.add_note("No speech was heard.")
+        answer = window.chat.add_answer()
+        answer.set_badges(["first chunk 640 ms"])
+        window.set_status("Could not load it", warning=True)
+        chat = window.chat.viewport().palette().color(QPalette.ColorRole.Window)
+        text = QPalette.ColorRole.WindowText
+        assert contrast(note.palette().color(text), chat) >= 4.5
+        bubble = over(ANSWER_FILL, chat)
+        assert contrast(answer.badges.palette().color(text), bubble) >= 4.5
+        bar = window.statusBar().palette().color(QPalette.ColorRole.Window)
+        assert contrast(window.status.palette().color(text), bar) >= 4.5
+    finally:
+        app.setPalette(before)
+
+
+def test_the_window_fits_half_a_screen_whatever_its_names(qtbot):
+    """Long model and device names and a long error: the window can still be 640 px wide
+    (half a 1280 px screen), its top bar wraps without overlap, and the status line shows
+    the start of the error with all of it in its tooltip. It needed 942 px before."""
+    window = MainWindow(-40.0)
+    qtbot.addWidget(window)
+    window.model_box.addItem("mistralai/Voxtral-Mini-3B-2507 (download 9.4 GB)")
+    window.device_box.addItem("HDA Intel PCH: ALC892 Analog (hw:0,0) with a long name")
+    window.output_box.addItem("HDA Intel PCH: ALC892 Analog (hw:0,0) with a long name")
+    error = "Could not load mistralai/Voxtral-Mini-3B-2507: " + "it is not there. " * 20
+    window.set_status(error, warning=True)
+    window.show()
+    window.resize(640, 480)
+    qtbot.waitUntil(lambda: window.width() == 640, timeout=2000)
+    qtbot.wait(50)
+    assert window.minimumSizeHint().width() <= 640
+    controls = [
+        window.mode_box,
+        window.new_button,
+        window.export_button,
+        window.model_box,
+        window.device_box,
+        window.output_box,
+        window.talk_button,
+        window.stop_button,
+    ]
+    rects = [QRect(c.mapTo(window, QPoint(0, 0)), c.size()) for c in controls]
+    for i, rect in enumerate(rects):
+        assert window.rect().contains(rect), controls[i]
+        assert not any(rect.intersects(other) for other in rects[i + 1 :]), controls[i]
+    assert window.chat.geometry().top() >= max(r.bottom() for r in rects[:6])
+    shown = window.status.shown_text()
+    assert shown.endswith("…") and error.startswith(shown[:-1])
+    assert window.status.toolTip() == error
