@@ -94,7 +94,9 @@ def badges_for(final: dict[str, Any]) -> list[str]:
         f"{final['tokens_per_s']:.1f} tok/s",
     ]
     timings = final.get("timings") or {}
-    if timings.get("recognition_ms") is not None:
+    if timings.get("recognised_while_recording"):
+        badges.append("heard while you spoke")  # "recognition 0 ms" read as a fault
+    elif timings.get("recognition_ms") is not None:
         badges.append(f"recognition {timings['recognition_ms']:.0f} ms")
     return badges
 
@@ -700,6 +702,9 @@ class Controller(QObject):
         path.write_text(text, encoding="utf-8")
 
     def export_dialog(self) -> None:
+        if not self.turns:
+            self.window.chat.add_note("Nothing to export yet: ask something first.")
+            return
         name, _ = QFileDialog.getSaveFileName(
             self.window,
             "Export conversation",

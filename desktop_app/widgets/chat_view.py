@@ -153,9 +153,10 @@ class AnswerBubble(Bubble):
 
     def mark_interrupted(self) -> None:
         self.interrupted = True
-        self.text_label.setText(
-            (self.text + " …" if self.chunks else "…") + "  [interrupted]"
-        )
+        if self.chunks:
+            self.text_label.setText(self.text + " …  [interrupted]")
+        else:  # nothing to copy or read: a note, in the answer's place
+            self.show_note("Stopped before the answer began.")
 
     def set_speaking(self, speaking: bool) -> None:
         self.speaking_label.setVisible(speaking)
@@ -331,6 +332,9 @@ class ChatView(QScrollArea):
         return bubble
 
     def add_note(self, text: str) -> NoteLabel:
+        last = self._last_item()
+        if isinstance(last, NoteLabel) and last.text() == text:
+            return last  # said just now (the talk key pressed again with no mic, say)
         note = NoteLabel(text)
         self._add(note, Qt.AlignmentFlag.AlignHCenter)
         return note
@@ -338,6 +342,15 @@ class ChatView(QScrollArea):
     def _rows(self) -> list[QWidget]:
         """Every row, a prepared turn's hidden ones included."""
         return [self.column.itemAt(i).widget() for i in range(self.column.count() - 1)]
+
+    def _last_item(self) -> QWidget | None:
+        """The newest bubble or note shown."""
+        shown = self.column.count() - 1 - len(self._prepared)  # less the stretch
+        if shown <= 0:
+            return None
+        layout = self.column.itemAt(shown - 1).widget().layout()
+        widgets = (layout.itemAt(i).widget() for i in range(layout.count()))
+        return next((w for w in widgets if w is not None), None)
 
     def items(self) -> list[QWidget]:
         """The bubbles and notes, oldest first."""

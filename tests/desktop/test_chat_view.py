@@ -177,3 +177,33 @@ def test_a_turn_prepared_while_the_key_is_held_is_the_one_shown(qtbot):
     assert view.items() == [] and view._rows() == []
     view.add_note("after a clear")
     assert [type(w).__name__ for w in view.items()] == ["NoteLabel"]
+
+
+def test_an_answer_stopped_before_its_first_word_is_a_note(qtbot):
+    view = shown_view(qtbot)
+    empty = view.add_answer()
+    empty.mark_interrupted()
+    assert empty.text_label.text() == "Stopped before the answer began."
+    assert empty.copy_button.isHidden()  # nothing to copy
+    begun = view.add_answer()
+    begun.append("Paris is")
+    begun.mark_interrupted()
+    assert begun.text_label.text() == "Paris is …  [interrupted]"
+    assert not begun.copy_button.isHidden()
+
+
+def test_the_same_note_twice_in_a_row_is_shown_once(qtbot):
+    view = shown_view(qtbot)
+    said = "No microphone found: the sound system lists no input device."
+    first = view.add_note(said)
+    assert view.add_note(said) is first
+    view.add_answer()
+    view.add_note(said)  # after something else: said again
+    assert [type(w).__name__ for w in view.items()] == [
+        "NoteLabel",
+        "AnswerBubble",
+        "NoteLabel",
+    ]
+    view.prepare_turn()  # a prepared turn's hidden rows are not what was said last
+    assert view.add_note(said) is view.items()[-1]
+    assert len(view.items()) == 3

@@ -13,6 +13,7 @@ from PySide6.QtGui import QColor, QKeyEvent, QPalette
 from PySide6.QtWidgets import QApplication
 
 from core.tiny_model import TINY_SENTENCE
+from desktop_app.controller import badges_for
 from desktop_app.main_window import MainWindow
 from desktop_app.widgets.chat_view import (
     ANSWER_FILL,
@@ -557,3 +558,34 @@ def test_the_window_fits_half_a_screen_whatever_its_names(qtbot):
     shown = window.status.shown_text()
     assert shown.endswith("…") and error.startswith(shown[:-1])
     assert window.status.toolTip() == error
+
+
+def test_badges_say_when_the_clip_was_heard_while_the_user_spoke():
+    final = {"ttfc_ms": 640.4, "total_ms": 900.0, "tokens_per_s": 13.24}
+    heard_before = badges_for(
+        {
+            **final,
+            "timings": {"recognition_ms": 0.0, "recognised_while_recording": True},
+        }
+    )
+    assert heard_before == [
+        "first chunk 640 ms",
+        "total 900 ms",
+        "13.2 tok/s",
+        "heard while you spoke",
+    ]
+    heard_after = badges_for(
+        {
+            **final,
+            "timings": {"recognition_ms": 212.3, "recognised_while_recording": False},
+        }
+    )
+    assert heard_after[-1] == "recognition 212 ms"
+    assert badges_for(final) == heard_before[:3]  # an audio model: no recognition step
+
+
+def test_export_with_nothing_said_yet_says_so(make_app, qtbot):
+    controller = make_app(start=False)
+    controller.export_dialog()  # no file dialog: nothing to save
+    (note,) = bubbles(controller, NoteLabel)
+    assert note.text() == "Nothing to export yet: ask something first."
