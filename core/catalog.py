@@ -103,7 +103,12 @@ def choices(config: Config) -> list[Choice]:
         listed.append(
             Choice(
                 by_hub_id.get(repo_id, repo_id),
-                f"{repo_id} (downloaded)",
+                f"{repo_id} (downloaded"
+                + (
+                    f" · {PRESET_INFO[by_hub_id[repo_id]].needs})"
+                    if repo_id in by_hub_id
+                    else ")"
+                ),
                 "downloaded",
                 f"{size / 1e9:.1f} GB in the Hugging Face cache"
                 + (
@@ -120,7 +125,8 @@ def choices(config: Config) -> list[Choice]:
         listed.append(
             Choice(
                 name,
-                f"{hub_id} (download {info.download_gb:.1f} GB)",
+                # what it needs in the name itself, not only in a tooltip
+                f"{hub_id} (download {info.download_gb:.1f} GB · {info.needs})",
                 "download",
                 f"downloads {info.download_gb:.1f} GB on first use; needs a {info.needs}",
             )

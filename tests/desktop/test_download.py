@@ -24,7 +24,7 @@ def test_download_progress_cancel_and_retry(tiny_models, tmp_path):
         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
     )
     result = json.loads(out.read_text())
-    assert "download 9.4 GB" in result["listed"]
+    assert "download 9.4 GB · GPU, ~10 GB" in result["listed"]
 
     watching, cancelled = result["events"][0], result["events"][1]
     # the bar shows real bytes of the whole repository (45 MB here), part-way
@@ -42,7 +42,10 @@ def test_download_progress_cancel_and_retry(tiny_models, tmp_path):
     assert gets.count("config.json") == 1  # finished before the cancel: kept
     assert result["state"] == "ready" and "Voxtral" in result["description"]
     # listed from the Hugging Face cache now, no longer as a download
-    assert result["listed_after"] == "mistralai/Voxtral-Mini-3B-2507 (downloaded)"
+    assert (
+        result["listed_after"]
+        == "mistralai/Voxtral-Mini-3B-2507 (downloaded · GPU, ~10 GB)"
+    )
     assert not list(
         (tmp_path / "hf-home").rglob("*.incomplete")
     )  # nothing half-written
