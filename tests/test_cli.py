@@ -141,3 +141,13 @@ def test_a_failed_answer_leaves_no_spoken_file(tiny_models, tmp_path):
     assert result.returncode == 1 and "no_speech" in result.stderr
     assert out.read_bytes() == b"an earlier answer"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["silence.wav", "spoken.wav"]
+
+
+def test_a_server_url_that_does_not_answer_says_to_check_that_url(tmp_path):
+    clip = tmp_path / "q.wav"
+    sf.write(clip, speech_like(), 16000)
+    result = ptt_ask(clip, "--model", "http://127.0.0.1:9/v1")
+    said = result.stderr
+    assert result.returncode in (1, 3), said
+    assert "Nothing answered at http://127.0.0.1:9/v1" in said
+    assert "check the URL given as the model" in said and "servers.http" not in said

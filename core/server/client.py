@@ -24,7 +24,12 @@ import openai
 
 from core.config import ServerSettings
 from core.errors import EngineError, ErrorCode
-from core.server.failures import request_failure, retry_delay, stream_failure
+from core.server.failures import (
+    request_failure,
+    retry_delay,
+    setting,
+    stream_failure,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +57,7 @@ class ServerChat:
         self.key_problem: str | None = None
         if variable and not key:
             self.key_problem = (
-                f"servers.{name}.api_key_env names {variable}, which is not set"
+                f"{setting(name, 'api_key_env')} names {variable}, which is not set"
             )
         elif key and not (key.isascii() and key.isprintable()):
             self.key_problem = (
@@ -143,7 +148,7 @@ class ServerChat:
             if not listed:
                 raise EngineError(
                     ErrorCode.MODEL_NOT_FOUND,
-                    f"{self.name} lists no models; set servers.{self.name}.model.",
+                    f"{self.name} lists no models; set {setting(self.name, 'model')}.",
                 )
             self._model = listed[0]
         return self._model

@@ -13,6 +13,20 @@ import openai
 
 from core.config import ServerSettings
 from core.errors import EngineError, ErrorCode
+from core.presets import is_url
+
+
+def setting(name: str, key: str) -> str:
+    """Where the user sets ``key`` for server ``name``: its ``servers`` entry, or for a URL
+    given as the model (``--model http://...``), an entry they would add for it."""
+    if is_url(name):
+        if key == "url":
+            return "the URL given as the model"
+        return (
+            f"`{key}` in a servers entry for it in config.yaml (then pick it by name)"
+        )
+    return f"servers.{name}.{key}"
+
 
 #: HTTP statuses worth one retry after a pause: the server is busy, not broken
 BUSY_STATUSES = frozenset({429, 503})
@@ -61,7 +75,7 @@ def _connection_failure(
     return EngineError(
         ErrorCode.SERVER_UNREACHABLE,
         f"Nothing answered at {settings.url} ({name}): {reason}. Start the server, or "
-        f"check servers.{name}.url.",
+        f"check {setting(name, 'url')}.",
     )
 
 
@@ -119,7 +133,7 @@ def _timeout(name: str, settings: ServerSettings, exc: BaseException) -> EngineE
         )
     return EngineError(
         ErrorCode.TIMEOUT,
-        f"{name} sent nothing for {settings.timeout_s:g} s (servers.{name}.timeout_s).",
+        f"{name} sent nothing for {settings.timeout_s:g} s ({setting(name, 'timeout_s')}).",
     )
 
 
@@ -135,7 +149,7 @@ def _status_failure(
         if variable is None:
             hint = (
                 f"it wants an API key: put the key in an environment variable and set "
-                f"servers.{name}.api_key_env to that variable's name"
+                f"{setting(name, 'api_key_env')} to that variable's name"
             )
         else:
             hint = f"check the key in the environment variable {variable}"
@@ -181,11 +195,12 @@ def _not_found(
         wanted = settings.model or "(the first listed)"
         return (
             f"{name} has no model {wanted!r} ({said}); it serves: "
-            f"{', '.join(available[:20])}. Set servers.{name}.model to one of them."
+            f"{', '.join(available[:20])}. Set {setting(name, 'model')} to one of them."
         )
     return (
-        f"{name} answered HTTP 404 at {settings.url} ({said}); check servers.{name}.url "
-        f"(OpenAI-compatible servers answer under /v1) and servers.{name}.model."
+        f"{name} answered HTTP 404 at {settings.url} ({said}); check "
+        f"{setting(name, 'url')} (OpenAI-compatible servers answer under /v1) and "
+        f"{setting(name, 'model')}."
     )
 
 
