@@ -304,12 +304,20 @@ async def _answer(
                 if item["detail"] not in shown:
                     shown = f"{shown} ({item['detail']})"
                 print(f"ptt-ask: {item['error']}: {shown}", file=sys.stderr)
-            elif item["is_final"] and args.stats:
-                print(
-                    f"[first chunk {item['ttfc_ms']:.0f} ms, total {item['total_ms']:.0f} ms,"
-                    f" {item['generated_tokens']} tokens at {item['tokens_per_s']:.1f} tok/s]",
-                    file=sys.stderr,
-                )
+            elif item["is_final"]:
+                if item.get("reached_max_new_tokens"):
+                    print(
+                        f"ptt-ask: the answer was cut at {item['generated_tokens']} tokens"
+                        " (chunked_response.generation.max_new_tokens)",
+                        file=sys.stderr,
+                    )
+                if args.stats:
+                    print(
+                        f"[first chunk {item['ttfc_ms']:.0f} ms, total"
+                        f" {item['total_ms']:.0f} ms, {item['generated_tokens']} tokens"
+                        f" at {item['tokens_per_s']:.1f} tok/s]",
+                        file=sys.stderr,
+                    )
     finally:
         await engine.close()
     if speaker is not None and status == EXIT_OK:

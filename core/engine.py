@@ -551,6 +551,9 @@ class StreamingEngine:
             ttfc_ms=round(turn.ms_since_start(turn.first_chunk_at or end), 3),
             total_ms=round(turn.ms_since_start(end), 3),
             generated_tokens=tokens,
+            # the answer may have been cut there: said, not left to look finished
+            reached_max_new_tokens=prepared.pieces is None
+            and tokens >= self.config.chunked_response.generation.max_new_tokens,
             tokens_per_s=round(tokens / generate_s, 3),
             timings={
                 **prepared.stage_ms,

@@ -93,6 +93,8 @@ def badges_for(final: dict[str, Any]) -> list[str]:
         f"total {final['total_ms']:.0f} ms",
         f"{final['tokens_per_s']:.1f} tok/s",
     ]
+    if final.get("reached_max_new_tokens"):
+        badges.append(f"cut at {final['generated_tokens']} tokens (max_new_tokens)")
     timings = final.get("timings") or {}
     if timings.get("recognised_while_recording"):
         badges.append("heard while you spoke")  # "recognition 0 ms" read as a fault

@@ -151,3 +151,17 @@ def test_a_server_url_that_does_not_answer_says_to_check_that_url(tmp_path):
     assert result.returncode in (1, 3), said
     assert "Nothing answered at http://127.0.0.1:9/v1" in said
     assert "check the URL given as the model" in said and "servers.http" not in said
+
+
+def test_an_answer_cut_at_the_token_limit_says_so(tiny_models, tmp_path):
+    clip = tmp_path / "q.wav"
+    sf.write(clip, speech_like(), 16000)
+    config = tmp_path / "short.yaml"
+    config.write_text("chunked_response:\n  generation:\n    max_new_tokens: 3\n")
+    model = tiny_models["qwen2-audio"]
+    cut = ptt_ask(clip, "--model", model, "--config", config)
+    assert cut.returncode == 0, cut.stderr
+    assert len(cut.stdout.split()) < len(TINY_SENTENCE.split())
+    assert "the answer was cut at 3 tokens (chunked_response" in cut.stderr
+    whole = ptt_ask(clip, "--model", model)
+    assert whole.stdout == TINY_SENTENCE + "\n" and "was cut" not in whole.stderr

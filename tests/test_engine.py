@@ -68,6 +68,7 @@ async def test_clip_streams_the_known_sentence_in_word_chunks(engine, mode):
     assert 0 < final["ttfc_ms"] <= final["total_ms"]
     assert final["ttfc_ms"] == items[0]["processing_time_ms"]
     assert final["generated_tokens"] >= len(SENTENCE_WORDS)
+    assert final["reached_max_new_tokens"] is False  # the sentence ends well before
     assert final["tokens_per_s"] > 0
     assert (
         0
@@ -176,6 +177,8 @@ async def test_streamed_words_equal_plain_generate(random_models, arch_name, mod
         engine.pipeline.model, call, {"max_new_tokens": 60, "do_sample": False}
     )
     assert call.new_tokens == tokens
+    # random weights seldom say their end-of-text: most answers run to the limit
+    assert items[-1]["reached_max_new_tokens"] == (len(tokens) >= 60)
     answer = engine.pipeline.tokenizer.decode(tokens, skip_special_tokens=True)
     assert answer.split(), "the random model should say something"
     streamed = " ".join(i["text"] for i in items if i["text"])

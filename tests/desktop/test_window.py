@@ -582,6 +582,8 @@ def test_badges_say_when_the_clip_was_heard_while_the_user_spoke():
     )
     assert heard_after[-1] == "recognition 212 ms"
     assert badges_for(final) == heard_before[:3]  # an audio model: no recognition step
+    cut = badges_for({**final, "generated_tokens": 256, "reached_max_new_tokens": True})
+    assert cut[-1] == "cut at 256 tokens (max_new_tokens)"
 
 
 def test_export_with_nothing_said_yet_says_so(make_app, qtbot):
