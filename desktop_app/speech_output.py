@@ -48,6 +48,7 @@ class SpeechOutput(QObject):
         ] = []  # stopped, worker still winding down
         self._loading: asyncio.Future | None = None
         self._failed = False  # the voice could not be loaded: said once
+        self._heard = False  # the current answer's first sound is out
         self._poll = QTimer(self)
         self._poll.setInterval(100)
         self._poll.timeout.connect(self._check_done)
@@ -91,8 +92,7 @@ class SpeechOutput(QObject):
             self.note.emit(f"{exc}. The answer is shown but not spoken.")
             return None
         self.speaker, self._owner = speaker, owner
-        self._poll.start()
-        self.speaking_changed.emit(owner, True)
+        self._poll.start()  # "speaking…" is shown once the first sound is out
         return self.speaker
 
     def _open(self, voice: VoiceProcess) -> Speaker:
@@ -108,14 +108,20 @@ class SpeechOutput(QObject):
             self._retire()
 
     def _retire(self) -> None:
-        owner = self._owner
+        owner, self._heard = self._owner, False
         self._retiring.append((self.speaker, owner))
         self.speaker = self._owner = None
         self.speaking_changed.emit(owner, False)
 
     def _check_done(self) -> None:
-        """Close the output of every speaker whose worker has finished."""
-        if self.speaker is not None and not self.speaker.speaking:
+        """Say when the answer is first heard, and close the output of every speaker whose
+        worker has finished."""
+        speaker = self.speaker
+        if speaker is not None and speaker.first_sound_at is not None:
+            if not self._heard:
+                self._heard = True
+                self.speaking_changed.emit(self._owner, True)
+        if speaker is not None and not speaker.speaking:
             self._retire()
         for speaker, owner in list(self._retiring):
             if speaker.speaking:

@@ -121,6 +121,7 @@ class AnswerBubble(Bubble):
         self.copy_button = QPushButton("Copy")
         self.copy_button.setToolTip("Copy this answer")
         self.copy_button.clicked.connect(self.copy)
+        self.copy_button.setEnabled(False)  # until there is something to copy
         self.speaking_label = QLabel("speaking…")
         as_badge(self.speaking_label)
         self.speaking_label.hide()
@@ -140,6 +141,7 @@ class AnswerBubble(Bubble):
     def append(self, chunk: str) -> None:
         self.chunks.append(chunk)
         self.text_label.setText(self.text)
+        self.copy_button.setEnabled(True)
 
     def set_badges(self, badges: list[str]) -> None:
         self.badges.setText("  ·  ".join(badges))

@@ -186,7 +186,9 @@ def test_an_answer_stopped_before_its_first_word_is_a_note(qtbot):
     assert empty.text_label.text() == "Stopped before the answer began."
     assert empty.copy_button.isHidden()  # nothing to copy
     begun = view.add_answer()
+    assert not begun.copy_button.isEnabled()  # nothing to copy yet
     begun.append("Paris is")
+    assert begun.copy_button.isEnabled()
     begun.mark_interrupted()
     assert begun.text_label.text() == "Paris is …  [interrupted]"
     assert not begun.copy_button.isHidden()

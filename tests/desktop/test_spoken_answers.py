@@ -65,8 +65,13 @@ def test_the_answer_is_spoken_and_heard_back(make_app, qtbot, pulse, question):
     recording = Recording(sounddevice)  # after the question: only the answer is heard
     qtbot.waitUntil(lambda: controller.speech.speaker is not None, timeout=30000)
     (answer,) = bubbles(controller, AnswerBubble)
-    assert not answer.speaking_label.isHidden()  # "speaking…" on the answer being read
+    speaker = controller.speech.speaker
+    if speaker.first_sound_at is None:  # nothing heard yet: not said to be speaking
+        assert answer.speaking_label.isHidden()
     assert controller.window.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: speaker.first_sound_at is not None, timeout=30000)
+    # "speaking…" on the answer being read, once it is heard
+    qtbot.waitUntil(lambda: not answer.speaking_label.isHidden(), timeout=1000)
     qtbot.waitUntil(lambda: controller.speech.speaker is None, timeout=30000)
     qtbot.wait(200)
     samples = recording.stop()
