@@ -54,6 +54,10 @@ class KeyDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+        # Once the key is taken, Return confirms it (the editor would take Return as the
+        # next key instead).
+        ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.editor.editingFinished.connect(ok.setFocus)
 
     @property
     def key_name(self) -> str:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QDialogButtonBox
 from Xlib import XK, X, display
 
 from core.tiny_model import TINY_SENTENCE
@@ -242,3 +242,19 @@ def test_a_hotkey_can_be_started_and_stopped_on_its_own(qtbot, x_server):
     finally:
         hotkey.stop()
     assert not hotkey.active and is_free(x_server, "Pause")
+
+
+def test_the_key_dialog_takes_a_key_then_return_confirms_it(qtbot):
+    dialog = KeyDialog("Space")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.activateWindow()
+    qtbot.waitActive(dialog)
+    dialog.editor.setFocus()
+    qtbot.keyClick(dialog.editor, Qt.Key.Key_F9)
+    qtbot.waitUntil(lambda: dialog.key_name == "F9", timeout=2000)
+    ok = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
+    qtbot.waitUntil(ok.hasFocus, timeout=3000)  # the key is taken: Return goes to OK
+    qtbot.keyClick(ok, Qt.Key.Key_Return)
+    assert dialog.result() == dialog.DialogCode.Accepted
+    assert dialog.key_name == "F9"  # not Return
