@@ -117,10 +117,13 @@ class SpeechOutput(QObject):
         """Say when the answer is first heard, and close the output of every speaker whose
         worker has finished."""
         speaker = self.speaker
-        if speaker is not None and speaker.first_sound_at is not None:
-            if not self._heard:
-                self._heard = True
-                self.speaking_changed.emit(self._owner, True)
+        if (
+            speaker is not None
+            and speaker.first_sound_at is not None
+            and not self._heard
+        ):
+            self._heard = True
+            self.speaking_changed.emit(self._owner, True)
         if speaker is not None and not speaker.speaking:
             self._retire()
         for speaker, owner in list(self._retiring):
