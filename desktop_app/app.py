@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import socket
 import sys
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, QSocketNotifier
+from PySide6.QtCore import QSettings, QSocketNotifier, Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
 from core import ConfigError, StreamingEngine, load_config
@@ -120,6 +121,27 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def show_start_error(message: str) -> None:
+    """Say why the window cannot start in a window too, when one can open: started from a
+    desktop menu or launcher, nobody reads the terminal the message went to."""
+    if display_problem() is not None or os.environ.get("QT_QPA_PLATFORM") in (
+        "offscreen",
+        "minimal",
+    ):
+        return
+    from PySide6.QtWidgets import QMessageBox
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    box = QMessageBox(
+        QMessageBox.Icon.Critical,
+        "ptt-assistant cannot start",
+        f"{message}\n\nFix the file and start ptt-assistant again.",
+    )
+    box.setTextFormat(Qt.TextFormat.PlainText)  # it quotes the user's file
+    box.exec()
+    del app
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
@@ -132,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     except ConfigError as exc:
         print(f"ptt-assistant: {exc}", file=sys.stderr)
+        show_start_error(str(exc))
         return 2
     problem = display_problem()
     if problem is not None:

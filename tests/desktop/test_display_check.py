@@ -71,3 +71,36 @@ def test_the_app_itself_says_so_and_exits(tmp_path):
     assert done.returncode == 1
     assert done.stderr.startswith("ptt-assistant: no graphical display"), done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_bad_config_is_shown_in_a_window_too(tmp_path):
+    """Started from a desktop menu, nobody reads the terminal: the reason the window
+    cannot start comes in a message box on the display, and Return dismisses it."""
+    config = tmp_path / "bad.yaml"
+    config.write_text("memroy:\n  turns: 2\n")
+    with xvfb() as server:
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "DISPLAY": server.name,
+            "XDG_RUNTIME_DIR": str(tmp_path),
+        }
+        app = subprocess.Popen(
+            [sys.executable, "-m", "desktop_app", "--config", str(config)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            found = server.xdotool(
+                "search", "--sync", "--name", "ptt-assistant cannot start", timeout=30
+            ).split()
+            assert found and app.poll() is None  # waiting for the user
+            server.xdotool("windowfocus", "--sync", found[0])  # no window manager here
+            server.xdotool("key", "Return")  # as typed: through the X server
+            _, stderr = app.communicate(timeout=20)
+        finally:
+            app.kill()
+    assert app.returncode == 2
+    assert "did you mean 'memory'?" in stderr
