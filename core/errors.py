@@ -29,7 +29,7 @@ class ErrorCode(StrEnum):
 USER_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.NOT_INITIALIZED: "The model is still loading. Try again in a moment.",
     ErrorCode.INVALID_AUDIO: "That recording could not be used.",
-    ErrorCode.NO_SPEECH: "I didn't hear any speech. Hold the key and speak a little louder.",
+    ErrorCode.NO_SPEECH: "I didn't hear any speech in the recording: speak a little louder, or closer to the microphone.",
     ErrorCode.INVALID_MODE: "That mode isn't supported.",
     ErrorCode.AUDIO_DROPPED: "The model's processor ignored the recording, so there is nothing to answer.",
     ErrorCode.GENERATION_FAILED: "Something went wrong while answering. Please try again.",
