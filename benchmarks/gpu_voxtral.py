@@ -74,7 +74,7 @@ async def measure(size: str, device: str, tokens: int, runs: int) -> dict:
     build_s = time.perf_counter() - started
     config = validate_config(
         {
-            "model": {"id": f"voxtral-{size}-random", "device": device},
+            "model": {"id": f"random-weights/voxtral-{size}", "device": device},
             "memory": {"turns": 0},
             "chunked_response": {"generation": {"max_new_tokens": tokens}},
         }
