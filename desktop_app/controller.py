@@ -163,6 +163,8 @@ class Controller(QObject):
         self._target_id = engine.config.model.id
         #: whether that model was picked in the window (remembered once loaded)
         self._picked = False
+        #: the model that answered before a switch, to go back to if the new one fails
+        self._fallback_id: str | None = None
         #: leave what is loaded out of later garbage collections (the app sets it; see _load)
         self.freeze_after_load = False
         window.new_button.clicked.connect(self.new_conversation)
@@ -251,15 +253,24 @@ class Controller(QObject):
             log.exception("loading %s failed", name)
             self.state, self.load_error = ModelState.FAILED, str(exc)
             self.window.set_status(f"Could not load {name}: {exc}", warning=True)
+            fallback, self._fallback_id = self._fallback_id, None
+            back = (
+                f" Back to {self.picker.label_of(fallback)}."
+                if fallback not in (None, name)
+                else ""
+            )
             # The whole reason, wrapped, where it is read: the status line shows its start.
             self.window.chat.add_note(
-                f"Could not load {self.picker.label_of(name)}: {exc}"
+                f"Could not load {self.picker.label_of(name)}: {exc}{back}"
             )
+            if back:  # a failed switch does not leave the window with no model
+                self.choose_model(fallback)
+                return
             self.window.retry_button.show()
             return
         finally:
             self.window.cancel_button.hide()
-        self.state = ModelState.READY
+        self.state, self._fallback_id = ModelState.READY, None
         if self.freeze_after_load:
             # Everything loaded so far (Qt's wrappers, the model's and libraries' objects:
             # ~290k with the embedded default) is left out of later cyclic collections. A
@@ -313,6 +324,8 @@ class Controller(QObject):
         if self._unloading is not None:
             await asyncio.shield(self._unloading)  # an earlier switch's unload
         old = self.engine
+        # Only a model that answered is worth going back to (not one that failed itself).
+        self._fallback_id = old.config.model.id if old.is_initialized else None
         config = old.config.model_copy(
             update={"model": old.config.model.model_copy(update={"id": model_id})}
         )

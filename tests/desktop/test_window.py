@@ -591,3 +591,34 @@ def test_export_with_nothing_said_yet_says_so(make_app, qtbot):
     controller.export_dialog()  # no file dialog: nothing to save
     (note,) = bubbles(controller, NoteLabel)
     assert note.text() == "Nothing to export yet: ask something first."
+
+
+def test_a_failed_switch_goes_back_to_the_model_that_answered(
+    make_app, qtbot, sound, tmp_path
+):
+    """Picking a model that cannot load does not leave the window with none: the note says
+    why, the one that answered before is loaded again, and it answers."""
+    controller = make_app()
+    first = controller.engine.config.model.id
+    broken = tmp_path / "not-a-model"
+    broken.mkdir()
+    controller.choose_model(str(broken))
+    qtbot.waitUntil(
+        lambda: any("Back to" in n.text() for n in bubbles(controller, NoteLabel)),
+        timeout=60000,
+    )
+    qtbot.waitUntil(
+        lambda: (
+            controller.engine.config.model.id == first
+            and controller.state.value == "ready"
+        ),
+        timeout=60000,
+    )
+    (failed,) = [
+        n.text() for n in bubbles(controller, NoteLabel) if "Back to" in n.text()
+    ]
+    assert failed.startswith(f"Could not load {broken}")
+    assert not controller.window.retry_button.isVisible()
+    with qtbot.waitSignal(controller.turn_finished, timeout=30000):
+        hold_space(controller.window, sound, speech_like())
+    assert bubbles(controller, AnswerBubble)[-1].text == TINY_SENTENCE
