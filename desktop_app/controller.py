@@ -277,13 +277,14 @@ class Controller(QObject):
             # full one walked them all in ~120 ms, holding the GIL: the window froze for it,
             # at random, mid-answer. Unfrozen again when the model is unloaded.
             gc.freeze()
-        if self._picked:
-            # Remembered once it has loaded: a cancelled download is not restarted at the
-            # next start, and --model stays a one-run choice.
+        problem = getattr(engine.pipeline, "problem", None)
+        if self._picked and not problem:
+            # Remembered once it has loaded (and, for a server, answered): a cancelled
+            # download is not restarted at the next start, a server that was down is not
+            # what the next start opens on, and --model stays a one-run choice.
             self.settings.setValue("model/id", name)
         log.info("window ready: %s", engine.pipeline.description)
         self._show_ready()
-        problem = getattr(engine.pipeline, "problem", None)
         if problem:
             self.window.chat.add_note(f"The server is not answering yet: {problem}")
         if self.speech.enabled:

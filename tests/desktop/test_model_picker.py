@@ -209,21 +209,23 @@ def test_a_remembered_server_that_left_the_config_is_ignored(app, settings):
 
 
 def test_a_server_that_is_down_is_a_note_and_the_next_turn_works(
-    app, qtbot, sound, question
+    app, qtbot, sound, question, settings
 ):
     """Picked while not answering: it loads (the note says why it can't answer yet), a
     turn ends in a short error note, nothing hangs, and after switching to a live server
-    the next turn is answered."""
+    the next turn is answered. Only the live one is what the next start opens on."""
     controller = app("embedded")
     switch(controller, qtbot, "nowhere")
     notes = [n.text() for n in bubbles(controller, NoteLabel)]
     assert any("not answering yet" in n for n in notes)
+    assert settings.value("model/id") != "nowhere"
     with qtbot.waitSignal(controller.turn_finished, timeout=60000):
         hold_space(controller.window, sound, question)
     assert "can't be reached" in controller.turns[-1].note
     switch(controller, qtbot, "local-llama")
     answer = ask(controller, qtbot, sound, question)
     assert answer.text_label.text() and controller.turns[-1].note is None
+    assert settings.value("model/id") == "local-llama"
 
 
 def test_editing_the_config_wins_over_an_older_choice(app, settings):
