@@ -93,7 +93,7 @@ def read_clip(path: Path) -> tuple[np.ndarray, int]:
 EPILOG = """exit status:
   0  answered
   1  the engine reported an error for the clip (no speech, too long or short, ...):
-     its code and message are printed
+     its code and message are printed; or the --speak-to file could not be written
   2  bad usage, config, voice, input file or --speak-to file
   3  the model could not be loaded"""
 
@@ -210,7 +210,7 @@ def _speaker(args: argparse.Namespace, config: Config, onnx: Path) -> Speaker | 
     """The answer's speaker (its voice in a process of its own, so synthesis never takes
     the GIL from decoding); raises VoiceError for an unusable voice or output file."""
     voice = VoiceProcess(onnx)
-    sink: Sink
+    sink: Sink | None = None
     try:
         if args.speak_to:
             try:
@@ -224,10 +224,12 @@ def _speaker(args: argparse.Namespace, config: Config, onnx: Path) -> Speaker | 
                 print(f"ptt-ask: {exc}; the answer is only printed", file=sys.stderr)
                 voice.close()
                 return None
+        return Speaker(voice, sink, config.speech.rate, config.speech.clause_words)
     except BaseException:
+        if isinstance(sink, WavSink):
+            sink.discard()
         voice.close()
         raise
-    return Speaker(voice, sink, config.speech.rate, config.speech.clause_words)
 
 
 async def ask(args: argparse.Namespace) -> int:
@@ -284,7 +286,8 @@ async def _answer(
     speaker: Speaker | None = None
     if voice_ready is not None:
         try:
-            speaker = await voice_ready
+            # shielded: a Ctrl+C here still leaves the speaker to ask()'s clean-up
+            speaker = await asyncio.shield(voice_ready)
         except VoiceError as exc:
             print(f"ptt-ask: {exc}", file=sys.stderr)
             await engine.close()
@@ -325,6 +328,8 @@ async def _answer(
         await asyncio.to_thread(speaker.wait)
         if speaker.error is not None:
             print(f"ptt-ask: speech stopped: {speaker.error}", file=sys.stderr)
+            if args.speak_to:
+                status = EXIT_ENGINE_ERROR  # the file asked for is not written
         elif args.stats and speaker.first_sound_delay_s is not None:
             print(
                 f"[{len(speaker.spoken)} sentence{'s' * (len(speaker.spoken) != 1)} "

@@ -124,9 +124,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 def show_start_error(message: str) -> None:
     """Say why the window cannot start in a window too, when one can open: started from a
     desktop menu or launcher, nobody reads the terminal the message went to."""
-    if display_problem() is not None or os.environ.get("QT_QPA_PLATFORM") in (
-        "offscreen",
-        "minimal",
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if (
+        sys.stderr.isatty()  # run from a terminal: the message is there already
+        or platform.startswith(("offscreen", "minimal"))
+        or display_problem() is not None
     ):
         return
     from PySide6.QtWidgets import QMessageBox

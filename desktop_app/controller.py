@@ -163,8 +163,10 @@ class Controller(QObject):
         self._target_id = engine.config.model.id
         #: whether that model was picked in the window (remembered once loaded)
         self._picked = False
-        #: the model that answered before a switch, to go back to if the new one fails
+        #: the model that answered before a switch, to go back to if the new one fails,
+        #: and whether it had been picked in the window
         self._fallback_id: str | None = None
+        self._picked_before = False
         #: leave what is loaded out of later garbage collections (the app sets it; see _load)
         self.freeze_after_load = False
         window.new_button.clicked.connect(self.new_conversation)
@@ -242,6 +244,7 @@ class Controller(QObject):
             await engine.initialize(self._loading_progress)
         except LoadCancelled:
             log.info("loading %s cancelled", name)
+            self._fallback_id = None  # Retry then tries this model again, nothing else
             self.state, self.load_error = ModelState.FAILED, "cancelled"
             self.window.set_status(
                 f"Loading {name} was cancelled; files already downloaded are kept. "
@@ -256,7 +259,8 @@ class Controller(QObject):
             fallback, self._fallback_id = self._fallback_id, None
             back = (
                 f" Back to {self.picker.label_of(fallback)}."
-                if fallback not in (None, name)
+                # not when a newer pick is already on its way
+                if fallback not in (None, name) and self._target_id == name
                 else ""
             )
             # The whole reason, wrapped, where it is read: the status line shows its start.
@@ -264,7 +268,7 @@ class Controller(QObject):
                 f"Could not load {self.picker.label_of(name)}: {exc}{back}"
             )
             if back:  # a failed switch does not leave the window with no model
-                self.choose_model(fallback)
+                self.choose_model(fallback, picked=False)
                 return
             self.window.retry_button.show()
             return
@@ -296,14 +300,19 @@ class Controller(QObject):
 
     # -- switching models --------------------------------------------------------------------
 
-    def choose_model(self, model_id: str) -> None:
+    def choose_model(self, model_id: str, picked: bool = True) -> None:
         """Switch to ``model_id`` without a restart: the answer stops, the old model is
-        unloaded (its memory given back), the new one loads in the background."""
+        unloaded (its memory given back), the new one loads in the background.
+        ``picked=False``: not the user's choice (a fallback), so not remembered as one."""
         if self.closing or (
             model_id == self._target_id and self.state is not ModelState.FAILED
         ):
             return
-        self._target_id, self._picked = model_id, True
+        self._target_id = model_id
+        if picked:
+            self._picked_before, self._picked = self._picked, True
+        else:  # back to what answered before: remembered only if it was picked itself
+            self._picked = self._picked_before
         if self._switch_task is not None and not self._switch_task.done():
             self._switch_task.cancel()
         self._switch_task = asyncio.ensure_future(self._switch(model_id))

@@ -73,6 +73,10 @@ class PushToTalk(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         kind = event.type()
+        if kind == QEvent.Type.ShortcutOverride and event.key() == self.key:
+            # the talk key comes as a key press even where a shortcut has it (Esc: Stop)
+            event.accept()
+            return True
         if (
             kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease)
             and event.key() == self.key

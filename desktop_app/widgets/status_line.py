@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6 import QtGui
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
@@ -20,7 +21,8 @@ class StatusLine(QLabel):
 
     def setText(self, text: str) -> None:
         super().setText(text)
-        self.setToolTip(text)
+        # escaped (it quotes load errors, a server's HTML page even) and wrapped
+        self.setToolTip(QtGui.Qt.convertFromPlainText(text))
 
     def minimumSizeHint(self):
         hint = super().minimumSizeHint()
