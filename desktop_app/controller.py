@@ -582,6 +582,8 @@ class Controller(QObject):
         except asyncio.CancelledError:
             turn.interrupted = True
             answer.mark_interrupted()
+            if answer.note is not None:  # stopped before its first word: said, exported
+                turn.note = answer.note
             if speaker is not None:
                 speaker.stop()
         finally:

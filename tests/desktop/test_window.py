@@ -387,6 +387,11 @@ def test_many_barge_ins_in_a_row_then_a_clean_turn(make_app, qtbot, sound):
     assert len(answers) == 11 and answers[-1].text == TINY_SENTENCE, answers[-1].note
     assert not answers[-1].interrupted
     assert all(a.interrupted for a in answers[:-1])  # each one in its own turn's place
+    for answer, turn in zip(answers[:-1], controller.turns[:-1]):
+        # stopped before its first word: the note shown is the one exported
+        assert turn.note == (
+            None if answer.chunks else "Stopped before the answer began."
+        )
     qtbot.waitUntil(lambda: thread_names() <= before, timeout=5000)
 
 
