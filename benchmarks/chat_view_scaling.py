@@ -55,10 +55,7 @@ class QtColumn(QVBoxLayout):
     measured on its own when it was made): what this benchmark compares is the rest."""
 
     def setGeometry(self, rect: QRect) -> None:
-        needed = self.heightForWidth(rect.width())
-        if rect.height() < needed:
-            rect = QRect(rect.x(), rect.y(), rect.width(), needed)
-        super().setGeometry(rect)
+        super().setGeometry(chat_view.at_needed_height(self, rect))
 
 
 APP = {

@@ -100,22 +100,17 @@ def choices(config: Config) -> list[Choice]:
     listed = [_embedded(config), *_servers(config)]
     by_hub_id = {hub_id: name for name, hub_id in PRESETS.items()}
     for repo_id, size in found:
+        preset = by_hub_id.get(repo_id)
+        needs = PRESET_INFO[preset].needs if preset else None
         listed.append(
             Choice(
-                by_hub_id.get(repo_id, repo_id),
-                f"{repo_id} (downloaded"
-                + (
-                    f" · {PRESET_INFO[by_hub_id[repo_id]].needs})"
-                    if repo_id in by_hub_id
-                    else ")"
-                ),
+                preset or repo_id,
+                f"{repo_id} (downloaded · {needs})"
+                if needs
+                else f"{repo_id} (downloaded)",
                 "downloaded",
                 f"{size / 1e9:.1f} GB in the Hugging Face cache"
-                + (
-                    f"; needs a {PRESET_INFO[by_hub_id[repo_id]].needs}"
-                    if repo_id in by_hub_id
-                    else ""
-                ),
+                + (f"; needs a {needs}" if needs else ""),
             )
         )
     for name, hub_id in PRESETS.items():

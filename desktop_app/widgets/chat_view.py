@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QEvent, QRect, Qt, Signal
 from PySide6.QtGui import QColor, QGuiApplication
 from PySide6.QtWidgets import (
@@ -19,6 +21,18 @@ from desktop_app.widgets.look import CHAT_SCROLL_BAR_STYLE, Bubble, as_badge, as
 HEARD_PENDING = "…"  # the heard line's text until the transcript arrives
 USER_FILL = QColor(31, 111, 235, 40)
 ANSWER_FILL = QColor(139, 148, 158, 40)
+
+
+def remembered_height(
+    heights: dict[int, int], width: int, lay_out: Callable[[int], int]
+) -> int:
+    """``lay_out(width)``, from ``heights`` when that width was asked before."""
+    height = heights.get(width)
+    if height is None:
+        if len(heights) > 64:  # a window being resized asks for every width
+            heights.clear()
+        height = heights[width] = lay_out(width)
+    return height
 
 
 class WrappedLabel(QLabel):
@@ -40,12 +54,7 @@ class WrappedLabel(QLabel):
         super().setMargin(margin)
 
     def heightForWidth(self, width: int) -> int:
-        height = self._heights.get(width)
-        if height is None:
-            if len(self._heights) > 64:  # a window being resized asks for every width
-                self._heights.clear()
-            height = self._heights[width] = super().heightForWidth(width)
-        return height
+        return remembered_height(self._heights, width, super().heightForWidth)
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
@@ -187,12 +196,7 @@ class RememberedHeights:
         self._heights: dict[int, int] = {}
 
     def heightForWidth(self, width: int) -> int:
-        height = self._heights.get(width)
-        if height is None:
-            if len(self._heights) > 64:  # a window being resized asks for every width
-                self._heights.clear()
-            height = self._heights[width] = super().heightForWidth(width)
-        return height
+        return remembered_height(self._heights, width, super().heightForWidth)
 
     def invalidate(self) -> None:
         # something inside changed its text, size or visibility: Qt invalidates up the chain
@@ -238,10 +242,15 @@ class Column(RememberedHeights, QVBoxLayout):
     only the one that grew is touched."""
 
     def setGeometry(self, rect: QRect) -> None:
-        needed = self.heightForWidth(rect.width())
-        if rect.height() < needed:
-            rect = QRect(rect.x(), rect.y(), rect.width(), needed)
-        super().setGeometry(rect)
+        super().setGeometry(at_needed_height(self, rect))
+
+
+def at_needed_height(layout: QLayout, rect: QRect) -> QRect:
+    """``rect``, made as tall as ``layout`` needs at its width if it is shorter."""
+    needed = layout.heightForWidth(rect.width())
+    if rect.height() >= needed:
+        return rect
+    return QRect(rect.x(), rect.y(), rect.width(), needed)
 
 
 class ChatView(QScrollArea):

@@ -24,11 +24,6 @@ class StatusLine(QLabel):
         # escaped (it quotes load errors, a server's HTML page even) and wrapped
         self.setToolTip(QtGui.Qt.convertFromPlainText(text))
 
-    def minimumSizeHint(self):
-        hint = super().minimumSizeHint()
-        hint.setWidth(0)
-        return hint
-
     def shown_text(self) -> str:
         """The text as it fits now."""
         return self.fontMetrics().elidedText(
