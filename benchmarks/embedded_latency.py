@@ -124,7 +124,7 @@ def _median(rows: list[dict], field: str) -> float | None:
 
 async def turns(name: str, runs: int) -> dict:
     """The latency figures of one pipeline, alone in this process as in the app."""
-    from benchmarks.spoken import PIPER, speak
+    from testkit.voices import PIPER, speak
 
     samples, rate = sf.read(CLIP, dtype="float32")
     question = resample(samples, rate, RATE)

@@ -1,4 +1,4 @@
-"""Measure the margins behind tests/test_embedded.py: its spoken questions in both voices,
+"""Measure the margins behind tests/pipelines/embedded/test_embedded.py: its spoken questions in both voices,
 its memory pairs with and without memory, its transcribed sentence, and the real human
 recordings, all through the engine on the embedded default.
 
@@ -27,8 +27,10 @@ import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from benchmarks import real_speech
-from benchmarks.spoken import (
+from core import StreamingEngine, load_config
+from testkit import real_speech
+from testkit.questions import MEMORY_PAIRS, QUESTIONS, TRANSCRIBED_SENTENCE
+from testkit.voices import (
     ESPEAK,
     PIPER,
     normalise,
@@ -36,8 +38,6 @@ from benchmarks.spoken import (
     speak,
     speak_piper,
 )
-from core import StreamingEngine, load_config
-from tests.test_embedded import MEMORY_PAIRS, QUESTIONS, TRANSCRIBED_SENTENCE
 
 
 def _say(text: str, voice: str, take: int):

@@ -32,10 +32,10 @@ import psutil
 import torch
 from transformers import TextIteratorStreamer
 
-from benchmarks.signals import speech_like
 from core import StreamingEngine
 from core.config import validate_config
-from core.tiny_model import build
+from testkit.signals import speech_like
+from testkit.tiny_model import build
 
 HERE = Path(__file__).resolve().parent
 

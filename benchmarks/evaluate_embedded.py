@@ -34,11 +34,11 @@ from typing import Any
 import numpy as np
 import yaml
 
-from benchmarks import real_speech
 from benchmarks.engine_overhead import machine
-from benchmarks.spoken import ESPEAK, PIPER, speak
 from core import StreamingEngine, load_config
 from core.audio import resample
+from testkit import real_speech
+from testkit.voices import ESPEAK, PIPER, speak
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"

@@ -22,12 +22,12 @@ from pathlib import Path
 import torch
 
 from benchmarks.engine_overhead import machine
-from benchmarks.signals import speech_like
 from core import StreamingEngine
-from core.audio_lm import AudioLMPipeline
-from core.backends.voxtral import VoxtralBackend
 from core.config import validate_config
-from core.tiny_model import TINY_TEXT, VOXTRAL_NUM_SPECIAL, voxtral_processor
+from core.pipelines.audio_lm.families.voxtral import VoxtralBackend
+from core.pipelines.audio_lm.pipeline import AudioLMPipeline
+from testkit.signals import speech_like
+from testkit.tiny_model import TINY_TEXT, VOXTRAL_NUM_SPECIAL, voxtral_processor
 
 HERE = Path(__file__).resolve().parent
 

@@ -40,40 +40,10 @@ from benchmarks.engine_overhead import machine
 from benchmarks.machine_load import QUIET_CORES, Load
 from core import load_config
 from desktop_app.app import GUI_SWITCH_INTERVAL_S, build
-from tests.desktop.fake_sounddevice import FakeSoundDevice
+from testkit.fake_sounddevice import FakeSoundDevice, RealTimeMic
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIP = ROOT / "resources" / "sample-question.wav"
-
-
-class RealTimeMic(threading.Thread):
-    """Feeds the stand-in stream 20 ms blocks on a 20 ms clock: the clip when asked, else noise."""
-
-    def __init__(self, sound: FakeSoundDevice) -> None:
-        super().__init__(name="mic", daemon=True)
-        self.sound = sound
-        self.queue: list[np.ndarray] = []
-        self.running = True
-
-    def say(self, samples: np.ndarray) -> None:
-        self.queue.append(samples)
-
-    def run(self) -> None:
-        rng = np.random.default_rng(0)
-        speech = np.zeros(0, np.float32)
-        block = self.sound.stream.blocksize
-        tick = time.perf_counter()
-        while self.running:
-            if not len(speech) and self.queue:
-                speech = self.queue.pop(0)
-            if len(speech):
-                chunk, speech = speech[:block], speech[block:]
-                chunk = np.pad(chunk, (0, block - len(chunk)))
-            else:
-                chunk = (rng.standard_normal(block) * 0.001).astype(np.float32)
-            self.sound.stream.callback(chunk[:, None], block, None, None)
-            tick += block / self.sound.stream.samplerate
-            time.sleep(max(0.0, tick - time.perf_counter()))
 
 
 class _Status:
@@ -164,8 +134,8 @@ def in_thread_voice():
     """The voice synthesising in the window's own process (the design before the voice
     had a process of its own), for comparison."""
     if not _IN_THREAD:
-        from core.embedded.assets import default_cache_dir
-        from core.voice import Voice, voice_file
+        from core.models.packaged import default_cache_dir
+        from core.speech.voice import Voice, voice_file
 
         _IN_THREAD.append(Voice(voice_file("joe", default_cache_dir())))
     return _IN_THREAD[0]

@@ -49,7 +49,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.report_only:
         if not (TINY / "config.json").exists():
-            from core.tiny_model import build
+            from testkit.tiny_model import build
 
             build(TINY, "qwen2-audio")
         run("benchmarks.engine_overhead")

@@ -29,7 +29,7 @@ import soundfile as sf
 from benchmarks.engine_overhead import machine
 from core import StreamingEngine, load_config
 from core.chunking import WordChunker
-from tests.llama_server import LlamaServer, smollm2
+from testkit.llama_server import LlamaServer, smollm2
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIP = ROOT / "resources" / "sample-question.wav"

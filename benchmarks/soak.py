@@ -23,10 +23,10 @@ from pathlib import Path
 
 import psutil
 
-from benchmarks.signals import speech_like
 from core import StreamingEngine
 from core.config import validate_config
-from core.tiny_model import TINY_SENTENCE
+from testkit.signals import speech_like
+from testkit.tiny_model import TINY_SENTENCE
 
 
 def rss_mb() -> float:
@@ -110,7 +110,7 @@ async def soak(model: str, turns: int, warmup: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "model", help="a tiny model folder (python -m core.tiny_model OUT)"
+        "model", help="a tiny model folder (python -m testkit.tiny_model OUT)"
     )
     parser.add_argument("--turns", type=int, default=500)
     parser.add_argument("--warmup", type=int, default=200)

@@ -32,13 +32,13 @@ import soundfile as sf
 from benchmarks.embedded_latency import CLIP, LONG_QUESTION, RATE, start
 from benchmarks.evaluate_embedded import PAUSE_S, RELEASE_S
 from benchmarks.machine_load import QUIET_CORES, Load
-from benchmarks.spoken import PIPER, speak
 from core.audio import resample
-from core.embedded.assets import default_cache_dir
-from core.speaker import DeviceSink, Speaker
-from core.voice import Voice, voice_file
-from core.voice_process import NICE, VoiceProcess
-from tests.desktop.servers import Recording, pulseaudio, sounddevice_on
+from core.models.packaged import default_cache_dir
+from core.speech.speaker import DeviceSink, Speaker
+from core.speech.voice import Voice, voice_file
+from core.speech.voice_process import NICE, VoiceProcess
+from testkit.servers import Recording, pulseaudio, sounddevice_on
+from testkit.voices import PIPER, speak
 
 ROOT = Path(__file__).resolve().parent.parent
 SENTENCES = [

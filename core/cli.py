@@ -24,10 +24,10 @@ import numpy as np
 import soundfile as sf
 
 from core.config import MODES, Config, load_config
-from core.embedded.assets import default_cache_dir
 from core.engine import StreamingEngine
 from core.errors import ConfigError
-from core.speaker import (
+from core.models.packaged import default_cache_dir
+from core.speech.speaker import (
     SPEECH_FILE_FORMATS,
     DeviceSink,
     Sink,
@@ -35,8 +35,8 @@ from core.speaker import (
     SpeechOutputError,
     WavSink,
 )
-from core.voice import VoiceError, voice_file
-from core.voice_process import VoiceProcess
+from core.speech.voice import VoiceError, voice_file
+from core.speech.voice_process import VoiceProcess
 
 EXIT_OK, EXIT_ENGINE_ERROR, EXIT_USAGE, EXIT_LOAD = 0, 1, 2, 3
 

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from core.errors import ConfigError
+from core.models.names import is_url, reserved_names, what_it_names
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ class ModelSettings(_Section):
     @field_validator("id")
     @classmethod
     def _id(cls, value: str) -> str:
-        if value.startswith(("http://", "https://")):
+        if is_url(value):
             server_url(value)  # a server URL: checked here, used as it is
         return value
 
@@ -239,17 +240,14 @@ class Config(_Section):
     def _server_names(
         cls, value: dict[str, ServerSettings]
     ) -> dict[str, ServerSettings]:
-        from core.presets import EMBEDDED, PRESETS
-
+        reserved = reserved_names()
         for name in value:
-            if (
-                name == EMBEDDED
-                or name in PRESETS
-                or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name)
+            if name in reserved or not re.fullmatch(
+                r"[A-Za-z0-9][A-Za-z0-9._-]*", name
             ):
                 raise ValueError(
                     f"{name!r} cannot name a server: use letters, digits, '.', '_' or "
-                    f"'-', and none of {EMBEDDED}, {', '.join(PRESETS)}"
+                    f"'-', and none of {', '.join(reserved)}"
                 )
         return value
 
@@ -257,20 +255,11 @@ class Config(_Section):
     def _model_is_something(self) -> Config:
         """A model.id that can name nothing (no preset, server, URL, hub id or folder) is
         a typo: said now, with the names it could be, not after a failed hub lookup."""
-        from core.presets import EMBEDDED, PRESETS
-
-        model_id = self.model.id
-        if (
-            model_id in (EMBEDDED, *PRESETS, *self.servers)
-            or "/" in model_id
-            or "\\" in model_id
-            or model_id.startswith(("~", "."))
-            or Path(model_id).expanduser().is_dir()
-        ):
+        if what_it_names(self.model.id, self.servers) is not None:
             return self
-        known = ", ".join([EMBEDDED, *PRESETS, *self.servers])
+        known = ", ".join([*reserved_names(), *self.servers])
         raise ValueError(
-            f"model.id: {model_id!r} names no model: use one of {known}, a server URL "
+            f"model.id: {self.model.id!r} names no model: use one of {known}, a server URL "
             "(http://HOST:PORT/v1), a Hugging Face id (owner/name) or a local folder"
         )
 

@@ -39,16 +39,16 @@ from core.errors import (
     ErrorCode,
     is_out_of_memory,
 )
-from core.generation import (
+from core.pipelines.base import Exchange, Pipeline, Prepared, Progress
+from core.pipelines.loading import load_pipeline
+from core.streaming.generation import (
     GenerationRun,
     LoopStreamer,
     StreamTimeout,
     passthrough_work,
     producer_work,
 )
-from core.loading import load_pipeline
-from core.pipeline import Exchange, Pipeline, Prepared, Progress
-from core.priority import engine_thread
+from core.streaming.priority import engine_thread
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -179,7 +179,7 @@ class StreamingEngine:
 
         ``progress(message, fraction_or_None)`` reports first-use preparation and loading; it is
         called from the worker thread. That thread, and the models' threads, run at a lower
-        priority than the caller, and numpy's BLAS stays single-threaded (core/priority.py).
+        priority than the caller, and numpy's BLAS stays single-threaded (core/streaming/priority.py).
         """
         if self._pipeline is not None:
             return
@@ -502,7 +502,7 @@ class StreamingEngine:
                 passthrough_work(prepared.pieces),
             )
         else:
-            from core.hf_generation import GenerateStreamer, generate_work
+            from core.streaming.hf_generation import GenerateStreamer, generate_work
 
             streamer = GenerateStreamer(self.pipeline.tokenizer, loop, timeout)
             work = generate_work(

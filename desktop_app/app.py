@@ -16,9 +16,9 @@ from PySide6.QtCore import QSettings, QSocketNotifier, Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
 from core import ConfigError, StreamingEngine, load_config
-from core.catalog import choices
 from core.config import Config, validate_config
-from core.presets import is_url
+from core.models.names import what_it_names
+from core.pipelines.catalog import choices
 from desktop_app.audio_io import Recorder
 from desktop_app.controller import Controller
 from desktop_app.display_check import display_problem
@@ -63,9 +63,12 @@ def remembered_model(config: Config, settings: QSettings) -> Config:
     if not model_id or model_id == config.model.id:
         return config
     known = {choice.model_id for choice in choices(config)}
-    if not (
-        model_id in known or is_url(model_id) or Path(model_id).expanduser().is_dir()
-    ):
+    named = what_it_names(model_id)
+    still_there = named is not None and (
+        named.kind == "url"
+        or (named.kind == "folder" and Path(model_id).expanduser().is_dir())
+    )
+    if not (model_id in known or still_there):
         log.warning(
             "ignoring the remembered model %r: the config no longer has it", model_id
         )

@@ -23,7 +23,7 @@ from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog
 
 from core import StreamingEngine
-from core.embedded.assets import default_cache_dir
+from core.models.packaged import default_cache_dir
 from desktop_app import audio_io
 from desktop_app.audio_io import Recorder
 from desktop_app.export import TurnRecord, to_json, to_markdown

@@ -1,4 +1,4 @@
-"""The model picker: what can answer (``core.catalog``), in a combo box, with each
+"""The model picker: what can answer (``core.pipelines.catalog``), in a combo box, with each
 configured server's reachability checked off the GUI thread. Picking one emits ``chosen``;
 the controller does the switch."""
 
@@ -10,9 +10,9 @@ import logging
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QComboBox
 
-from core.catalog import Choice, choices
 from core.config import Config
-from core.presets import server_for
+from core.pipelines.catalog import Choice, choices
+from core.pipelines.loading import server_for
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def _check(config: Config, model_id: str) -> tuple[str, str | None]:
     """The server's name, and why it does not answer (None when it does). Run off the GUI
     thread, import included: the openai client takes a second to import, and each client
     it makes reads the system's CA certificates."""
-    from core.server.client import ServerChat
+    from core.pipelines.server.client import ServerChat
 
     name, settings = server_for(
         config.model_copy(

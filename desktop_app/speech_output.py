@@ -17,9 +17,9 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.config import SpeechSettings
-from core.speaker import DeviceSink, Speaker, SpeechOutputError
-from core.voice import VoiceError, voice_file
-from core.voice_process import VoiceProcess
+from core.speech.speaker import DeviceSink, Speaker, SpeechOutputError
+from core.speech.voice import VoiceError, voice_file
+from core.speech.voice_process import VoiceProcess
 from desktop_app.audio_io import devices_with
 
 log = logging.getLogger(__name__)

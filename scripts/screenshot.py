@@ -21,13 +21,12 @@ from PySide6.QtWidgets import QApplication
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.gui_responsiveness import RealTimeMic
-from benchmarks.spoken import speak
 from core import load_config
 from core.audio import resample
 from desktop_app.app import build
 from desktop_app.widgets.chat_view import AnswerBubble
-from tests.desktop.fake_sounddevice import FakeSoundDevice
+from testkit.fake_sounddevice import FakeSoundDevice, RealTimeMic
+from testkit.voices import speak
 
 QUESTIONS = [
     "What is the capital of France?",

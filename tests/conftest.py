@@ -13,10 +13,10 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the hub
 
-from benchmarks.signals import speech_like  # noqa: F401 - re-exported for the tests
 from core import StreamingEngine
 from core.config import validate_config
-from core.tiny_model import build
+from testkit.signals import speech_like  # noqa: F401 - re-exported for the tests
+from testkit.tiny_model import build
 
 ARCHS = ("qwen2-audio", "voxtral")
 
@@ -118,7 +118,7 @@ def hostile_model(tmp_path_factory) -> Path:
 def pulse(tmp_path_factory):
     """A private PulseAudio server (default sink: a null sink; default source: its
     monitor), and sounddevice looking at it: the real audio path with no sound card."""
-    from tests.desktop.servers import pulseaudio, sounddevice_on
+    from testkit.servers import pulseaudio, sounddevice_on
 
     with (
         pulseaudio(tmp_path_factory.mktemp("pulse-runtime")) as env,

@@ -12,8 +12,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest
 from PySide6.QtCore import QSettings
 
+from testkit.fake_sounddevice import FakeSoundDevice
 from tests.conftest import make_config
-from tests.desktop.fake_sounddevice import FakeSoundDevice
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ VOXTRAL = "mistralai/Voxtral-Mini-3B-2507"
 
 def main() -> None:
     model_dir, start_dir, out = map(Path, sys.argv[1:4])
-    from tests.fake_hub import (
+    from testkit.fake_hub import (
         FakeHub,  # the standard library only: nothing read HF_* yet
     )
 
@@ -41,12 +41,12 @@ def main() -> None:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from core.presets import PRESETS
+    from core.models.presets import PRESETS
     from desktop_app.app import build
+    from testkit.fake_sounddevice import FakeSoundDevice
     from tests.conftest import make_config
-    from tests.desktop.fake_sounddevice import FakeSoundDevice
 
-    assert PRESETS["voxtral-mini"] == VOXTRAL
+    assert PRESETS["voxtral-mini"].hub_id == VOXTRAL
 
     app = QApplication.instance() or QApplication([])
     loop = qasync.QEventLoop(app)

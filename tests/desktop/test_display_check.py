@@ -11,7 +11,7 @@ import pytest
 
 from desktop_app import display_check
 from desktop_app.display_check import display_problem
-from tests.desktop.servers import xvfb
+from testkit.servers import xvfb
 
 
 def test_a_reachable_x_server_with_the_libraries_is_fine():

@@ -1,6 +1,6 @@
 """Picking a preset that needs a download: real bytes in the progress bar, a cancel that
 stops it, and a retry that finishes and loads the model (the hub is a stand-in serving a
-tiny Voxtral-architecture model over real HTTP; see tests/fake_hub.py)."""
+tiny Voxtral-architecture model over real HTTP; see testkit/fake_hub.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from testkit import paths
+
+ROOT = paths.ROOT
 
 
 def test_download_progress_cancel_and_retry(tiny_models, tmp_path):

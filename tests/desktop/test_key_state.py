@@ -8,7 +8,7 @@ import time
 from Xlib import XK, display
 
 from desktop_app.x11_key_state import X11KeyState
-from tests.desktop.servers import xvfb
+from testkit.servers import xvfb
 
 
 def test_key_state_follows_the_keyboard_through_auto_repeat():

@@ -11,15 +11,14 @@ import weakref
 import numpy as np
 import pytest
 
-from benchmarks.spoken import speak
 from core.audio import resample
-from core.catalog import PRESET_INFO
-from core.presets import PRESETS
+from core.models.presets import PRESETS
 from desktop_app.app import build, remembered_model
 from desktop_app.widgets.chat_view import AnswerBubble, NoteLabel, UserBubble
+from testkit.llama_server import LlamaServer, free_port, smollm2
+from testkit.voices import speak
 from tests.conftest import make_config
 from tests.desktop.test_window import bubbles, hold_space
-from tests.llama_server import LlamaServer, free_port, smollm2
 
 QUESTION = "What is the capital of Japan?"
 
@@ -106,9 +105,9 @@ def test_the_picker_lists_what_can_answer(app, qtbot):
     # servers are checked off the GUI thread: one answers, one does not
     qtbot.waitUntil(lambda: "reachable" in box.itemText(box.findData("local-llama")))
     qtbot.waitUntil(lambda: "not answering" in box.itemText(box.findData("nowhere")))
-    for name, hub_id in PRESETS.items():
+    for name, preset in PRESETS.items():
         label = box.itemText(box.findData(name))
-        assert hub_id in label and f"{PRESET_INFO[name].download_gb:.1f} GB" in label
+        assert preset.hub_id in label and f"{preset.download_gb:.1f} GB" in label
         assert "GPU" in box.itemData(
             box.findData(name), 3
         )  # the tooltip: what it needs

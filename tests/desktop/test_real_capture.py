@@ -3,7 +3,6 @@ WAV into the app's own capture code (no sound card needed)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 
@@ -12,13 +11,12 @@ import soundfile as sf
 from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QApplication
 
-from core.tiny_model import TINY_SENTENCE
 from desktop_app.widgets.chat_view import AnswerBubble, UserBubble
+from testkit import paths
+from testkit.tiny_model import TINY_SENTENCE
 from tests.desktop.test_window import bubbles, key
 
-CLIP = os.path.join(
-    os.path.dirname(__file__), "..", "..", "resources", "sample-question.wav"
-)
+CLIP = str(paths.SAMPLE_QUESTION)
 
 
 def test_a_played_clip_arrives_through_the_real_capture_path(

@@ -21,9 +21,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.desktop.servers import XServer, pulseaudio, xvfb
+from testkit import paths
+from testkit.servers import XServer, pulseaudio, xvfb
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = paths.ROOT
 CLIP = REPO / "resources" / "sample-question.wav"  # "What is the capital of France?"
 TITLE = "Push-to-talk assistant"
 # The first start on a fresh machine assembles and converts the packaged models (~1 min on

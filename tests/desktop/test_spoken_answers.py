@@ -19,18 +19,19 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from benchmarks.signals import speech_like
-from benchmarks.spoken import normalised_word_error_rate
 from core.audio import resample
-from core.embedded.assets import WHISPER_BASE, assemble, default_cache_dir
-from core.embedded.recognizer import Recognizer
-from core.tiny_model import TINY_SENTENCE
+from core.models.packaged import WHISPER_BASE, assemble, default_cache_dir
+from core.pipelines.recognizer import Recognizer
 from desktop_app.widgets.chat_view import AnswerBubble, NoteLabel
+from testkit import paths
+from testkit.servers import Recording
+from testkit.signals import speech_like
+from testkit.tiny_model import TINY_SENTENCE
+from testkit.voices import normalised_word_error_rate
 from tests.conftest import thread_names
-from tests.desktop.servers import Recording
 from tests.desktop.test_window import bubbles, hold_space, key
 
-SAMPLE_CLIP = Path(__file__).resolve().parents[2] / "resources" / "sample-question.wav"
+SAMPLE_CLIP = paths.SAMPLE_QUESTION
 
 
 @pytest.fixture(scope="module")

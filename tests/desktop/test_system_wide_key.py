@@ -11,7 +11,6 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 from Xlib import XK, X, display
 
-from core.tiny_model import TINY_SENTENCE
 from desktop_app.global_hotkey import (
     GlobalHotkey,
     HotkeyUnavailable,
@@ -20,8 +19,9 @@ from desktop_app.global_hotkey import (
 )
 from desktop_app.widgets.chat_view import AnswerBubble, NoteLabel, UserBubble
 from desktop_app.widgets.key_dialog import KeyDialog
+from testkit.servers import XServer, xvfb
+from testkit.tiny_model import TINY_SENTENCE
 from tests.conftest import speech_like, thread_names
-from tests.desktop.servers import XServer, xvfb
 from tests.desktop.test_window import bubbles
 
 

@@ -13,7 +13,6 @@ from PySide6.QtCore import QEvent, QObject, QPoint, QRect, Qt
 from PySide6.QtGui import QColor, QKeyEvent, QPalette
 from PySide6.QtWidgets import QApplication
 
-from core.tiny_model import TINY_SENTENCE
 from desktop_app.controller import badges_for
 from desktop_app.main_window import MainWindow
 from desktop_app.widgets.chat_view import (
@@ -23,8 +22,9 @@ from desktop_app.widgets.chat_view import (
     UserBubble,
 )
 from desktop_app.widgets.look import Bubble
+from testkit.fake_sounddevice import FakeSoundDevice
+from testkit.tiny_model import TINY_SENTENCE
 from tests.conftest import speech_like, step_hook
-from tests.desktop.fake_sounddevice import FakeSoundDevice
 
 WORDS = TINY_SENTENCE.split()
 

@@ -9,8 +9,8 @@ import time
 import torch
 from PySide6.QtWidgets import QFileDialog
 
-from core.tiny_model import TINY_SENTENCE
 from desktop_app.widgets.chat_view import AnswerBubble, NoteLabel
+from testkit.tiny_model import TINY_SENTENCE
 from tests.conftest import speech_like, step_hook, thread_names
 from tests.desktop.test_window import bubbles, hold_space
 

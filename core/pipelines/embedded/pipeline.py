@@ -1,0 +1,252 @@
+"""The embedded two-stage pipeline: faster-whisper recognises the clip, a small chat model
+answers the transcript through the same streaming path as the audio models."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.config import Config
+from core.errors import EngineError, ErrorCode
+from core.models.devices import device_kind, physical_cores
+from core.models.packaged import (
+    CHAT_MODELS,
+    WHISPER_BASE,
+    assemble,
+    cache_dir,
+    convert_gguf,
+)
+from core.pipelines.base import Exchange, Prepared, Progress
+from core.pipelines.embedded.llama_chat import LlamaChat, request_options
+from core.pipelines.recognizer import Recognizer
+
+log = logging.getLogger(__name__)
+
+
+def _cpu_has_fast_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def chat_dtype(setting: str, device: str) -> Any:
+    """bfloat16 on GPUs and on CPUs with native bf16 (about 2x faster than float32 there);
+    float32 on other CPUs, where bf16 matmuls are emulated and slow."""
+    import torch
+
+    if setting != "auto":
+        return getattr(torch, setting)
+    if device == "cuda" or (device == "cpu" and _cpu_has_fast_bf16()):
+        return torch.bfloat16
+    return torch.float32
+
+
+def chat_runtime(setting: str, device: str) -> str:
+    """llama.cpp on CPUs (quantised GGUF, about twice transformers' speed there); transformers
+    on GPUs, since the llama.cpp wheel on PyPI is a CPU build."""
+    if setting != "auto":
+        return setting
+    return "transformers" if device != "cpu" else "llama.cpp"
+
+
+class EmbeddedPipeline:
+    sample_rate = 16000
+    hears = True
+
+    def __init__(
+        self,
+        recognizer: Recognizer,
+        description: str,
+        *,
+        model=None,
+        tokenizer=None,
+        llama: LlamaChat | None = None,
+        options: dict | None = None,
+    ) -> None:
+        self.recognizer = recognizer
+        self.description = description
+        self.model = model  # the transformers runtime's model and tokenizer
+        self.tokenizer = tokenizer
+        self.llama = llama  # or the llama.cpp runtime, with its request options
+        self.options = options or {}
+
+    @classmethod
+    def load(cls, config: Config, progress: Progress | None = None) -> EmbeddedPipeline:
+        settings = config.embedded
+        cache = cache_dir(settings)
+        packaged = CHAT_MODELS[settings.chat_model]
+        device = device_kind(config.model.device)
+        runtime = chat_runtime(settings.chat_runtime, device)
+        whisper_dir = assemble(WHISPER_BASE, cache, progress)
+        if runtime == "llama.cpp":
+            chat_dir = assemble(packaged, cache, progress)
+        else:
+            chat_dir = convert_gguf(packaged, cache, progress)
+        if progress:
+            progress("Loading the speech recogniser and the chat model", None)
+        threads = settings.threads or physical_cores()
+        whisper = f"whisper-base ({settings.recognizer_window} window)"
+        llama: LlamaChat | None = None
+        if runtime == "llama.cpp":
+            # Not on a thread beside Whisper's load: xllamacpp's Server holds the GIL while
+            # it loads, so the two would run one after the other anyway.
+            llama = LlamaChat(
+                chat_dir / packaged.filename, threads, gpu=device == "cuda"
+            )
+        try:
+            # With llama.cpp, Whisper loads on the background thread below, after the app
+            # is ready: the first clip needs it only once the user has spoken (0.4-0.5 s of
+            # a ~2.5 s warm start here), and a clip that comes sooner waits for it.
+            recognizer = Recognizer.from_settings(
+                whisper_dir, settings, threads, load_now=llama is None
+            )
+            if progress:
+                progress("Warming up", None)
+            if llama is None:
+                recognizer.warm_up()
+        except BaseException:
+            if llama is not None:
+                llama.close()
+            raise
+        if llama is not None:
+            # First-call costs and the system prompt are paid after the engine is ready,
+            # on a thread of llama.cpp's chat (about 0.7 s a first question would otherwise
+            # wait for, and usually done before it is asked).
+            llama.prefill_in_background(
+                [{"role": "system", "content": config.prompts.conversation}],
+                before=lambda: (recognizer.load(), recognizer.warm_up()),
+            )
+            return cls(
+                recognizer,
+                f"embedded: {whisper} + {settings.chat_model} in llama.cpp on cpu",
+                llama=llama,
+                options=request_options(config.chunked_response.generation),
+            )
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from core.models.devices import resolve_device
+
+        torch_device = resolve_device(config.model.device)
+        dtype = chat_dtype(config.model.dtype, device)
+        model = (
+            AutoModelForCausalLM.from_pretrained(chat_dir, dtype=dtype)
+            .to(torch_device)
+            .eval()
+        )
+        pipeline = cls(
+            recognizer,
+            f"embedded: {whisper} + {settings.chat_model} on {torch_device}, {dtype}",
+            model=model,
+            tokenizer=AutoTokenizer.from_pretrained(chat_dir),
+        )
+        pipeline.warm_up()
+        return pipeline
+
+    def warm_up(self) -> None:
+        """transformers: pay first-call costs (allocator, kernel selection) at load, not on
+        the first turn."""
+        import torch
+
+        started = time.perf_counter()
+        inputs = self._chat_inputs([{"role": "user", "content": "Hi"}])
+        with torch.inference_mode():
+            self.model.generate(**inputs, max_new_tokens=2, do_sample=False)
+        log.info("warm-up took %.2f s", time.perf_counter() - started)
+
+    def _chat_inputs(self, messages: list[dict[str, str]]):
+        inputs = self.tokenizer.apply_chat_template(
+            messages,
+            add_generation_prompt=True,
+            tokenize=True,
+            return_dict=True,
+            return_tensors="pt",
+        )
+        return inputs.to(self.model.device)
+
+    def prepare(
+        self,
+        samples: np.ndarray,
+        mode: str,
+        prompt: str,
+        history: Sequence[Exchange],
+        heard: str | None = None,
+    ) -> Prepared:
+        if mode == "transcribe":
+            return Prepared(pieces=self.recognizer.segments(samples))
+        started = time.perf_counter()
+        known = heard is not None
+        if not known:
+            heard = self.recognizer.transcribe(samples)
+        recognition_ms = (time.perf_counter() - started) * 1000
+        if not heard:
+            raise EngineError(
+                ErrorCode.NO_SPEECH, "speech recognition found no words in the clip"
+            )
+        messages = self._messages(prompt, history, heard)
+        stage_ms: dict[str, Any] = {
+            "recognition_ms": round(recognition_ms, 3),
+            "recognised_while_recording": known,
+        }
+        if self.llama is not None:
+            return Prepared(
+                produce=self._llama_producer(messages, stage_ms),
+                heard=heard,
+                stage_ms=stage_ms,
+            )
+        template_started = time.perf_counter()
+        inputs = self._chat_inputs(messages)
+        stage_ms["template_ms"] = round(
+            (time.perf_counter() - template_started) * 1000, 3
+        )
+        stage_ms["prompt_tokens"] = int(inputs["input_ids"].shape[-1])
+        return Prepared(inputs=inputs, heard=heard, stage_ms=stage_ms)
+
+    @staticmethod
+    def _messages(
+        prompt: str, history: Sequence[Exchange], heard: str
+    ) -> list[dict[str, str]]:
+        messages = [{"role": "system", "content": prompt}]
+        for turn in history:
+            messages.append({"role": "user", "content": turn.user_text or ""})
+            messages.append({"role": "assistant", "content": turn.answer})
+        messages.append({"role": "user", "content": heard})
+        return messages
+
+    def preview(
+        self, samples: np.ndarray, prompt: str, history: Sequence[Exchange]
+    ) -> str | None:
+        """The clip so far, recognised; its prompt is computed into llama.cpp's cache, so
+        the final request only prefills what was said after this (usually nothing)."""
+        heard = self.recognizer.transcribe(samples)
+        if heard and self.llama is not None:
+            self.llama.prefill(self._messages(prompt, history, heard))
+        return heard or None
+
+    def _llama_producer(self, messages: list[dict[str, str]], stage_ms: dict) -> Any:
+        def produce(emit, cancel) -> None:
+            stats = self.llama.stream(messages, self.options, emit, cancel)
+            usage, timings = stats.get("usage") or {}, stats.get("timings") or {}
+            if usage:
+                stage_ms["prompt_tokens"] = usage.get("prompt_tokens")
+                details = usage.get("prompt_tokens_details") or {}
+                stage_ms["cached_prompt_tokens"] = details.get("cached_tokens")
+            if timings.get("prompt_ms") is not None:
+                stage_ms["prefill_ms"] = round(timings["prompt_ms"], 3)
+
+        return produce
+
+    def remember(
+        self, samples: np.ndarray, prepared: Prepared, answer: str
+    ) -> Exchange:
+        return Exchange(user_text=prepared.heard, user_audio=None, answer=answer)
+
+    def close(self) -> None:
+        if self.llama is not None:
+            self.llama.close()

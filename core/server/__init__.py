@@ -1,1 +1,0 @@
-"""Answering through an OpenAI-compatible chat server."""
