@@ -34,7 +34,8 @@ from benchmarks.evaluate_embedded import PAUSE_S, RELEASE_S
 from benchmarks.machine_load import QUIET_CORES, Load
 from core.audio import resample
 from core.models.packaged import default_cache_dir
-from core.speech.speaker import DeviceSink, Speaker
+from core.speech.sinks import DeviceSink
+from core.speech.speaker import Speaker
 from core.speech.voice import Voice, voice_file
 from core.speech.voice_process import NICE, VoiceProcess
 from testkit.servers import Recording, pulseaudio, sounddevice_on

@@ -26,15 +26,9 @@ import soundfile as sf
 from core.config import MODES, Config, load_config
 from core.engine import StreamingEngine
 from core.errors import ConfigError
-from core.models.packaged import default_cache_dir
-from core.speech.speaker import (
-    SPEECH_FILE_FORMATS,
-    DeviceSink,
-    Sink,
-    Speaker,
-    SpeechOutputError,
-    WavSink,
-)
+from core.models.packaged import cache_dir
+from core.speech.sinks import SPEECH_FILE_FORMATS, SpeechOutputError, WavSink
+from core.speech.speaker import Speaker, speaker_for
 from core.speech.voice import VoiceError, voice_file
 from core.speech.voice_process import VoiceProcess
 
@@ -202,32 +196,20 @@ def _voice_path(args: argparse.Namespace, config: Config) -> Path | None:
     settings = config.speech
     if not (args.speak or args.speak_to or settings.enabled):
         return None
-    cache = Path(config.embedded.cache_dir or default_cache_dir()).expanduser()
-    return voice_file(settings.voice, cache)
+    return voice_file(settings.voice, cache_dir(config.embedded))
 
 
 def _speaker(args: argparse.Namespace, config: Config, onnx: Path) -> Speaker | None:
     """The answer's speaker (its voice in a process of its own, so synthesis never takes
     the GIL from decoding); raises VoiceError for an unusable voice or output file."""
     voice = VoiceProcess(onnx)
-    sink: Sink | None = None
     try:
-        if args.speak_to:
-            try:
-                sink = WavSink(args.speak_to, voice.sample_rate)
-            except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-                raise VoiceError(f"cannot write {args.speak_to}: {exc}") from None
-        else:
-            try:
-                sink = DeviceSink(voice.sample_rate)
-            except SpeechOutputError as exc:
-                print(f"ptt-ask: {exc}; the answer is only printed", file=sys.stderr)
-                voice.close()
-                return None
-        return Speaker(voice, sink, config.speech.rate, config.speech.clause_words)
+        return speaker_for(voice, config.speech, to_file=args.speak_to)
+    except SpeechOutputError as exc:
+        print(f"ptt-ask: {exc}; the answer is only printed", file=sys.stderr)
+        voice.close()
+        return None
     except BaseException:
-        if isinstance(sink, WavSink):
-            sink.discard()
         voice.close()
         raise
 

@@ -9,26 +9,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from core.audio import rms_dbfs
+from core.sound import load_sounddevice
 
 log = logging.getLogger(__name__)
-
-
-def load_sounddevice() -> ModuleType:
-    """The sounddevice module; raises OSError with an install hint when PortAudio is missing."""
-    try:
-        import sounddevice
-    except OSError as exc:
-        raise OSError(
-            f"audio input is unavailable: {exc} (on Debian/Ubuntu: apt-get install libportaudio2)"
-        ) from None
-    return sounddevice
 
 
 class Recorder(QObject):

@@ -23,7 +23,7 @@ from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog
 
 from core import StreamingEngine
-from core.models.packaged import default_cache_dir
+from core.models.packaged import cache_dir
 from desktop_app import audio_io
 from desktop_app.audio_io import Recorder
 from desktop_app.export import TurnRecord, to_json, to_markdown
@@ -177,7 +177,7 @@ class Controller(QObject):
         config = engine.config
         self.speech = SpeechOutput(
             config.speech,
-            Path(config.embedded.cache_dir or default_cache_dir()).expanduser(),
+            cache_dir(config.embedded),
         )
         self.speech.note.connect(window.chat.add_note)
         self.speech.speaking_changed.connect(self._show_speaking)

@@ -17,7 +17,8 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.config import SpeechSettings
-from core.speech.speaker import DeviceSink, Speaker, SpeechOutputError
+from core.speech.sinks import SpeechOutputError
+from core.speech.speaker import Speaker, speaker_for
 from core.speech.voice import VoiceError, voice_file
 from core.speech.voice_process import VoiceProcess
 from desktop_app.audio_io import devices_with
@@ -96,9 +97,12 @@ class SpeechOutput(QObject):
         return self.speaker
 
     def _open(self, voice: VoiceProcess) -> Speaker:
-        sink = DeviceSink(voice.sample_rate, device=self.device, backend=self.backend)
-        return Speaker(
-            voice, sink, self.settings.rate, self.settings.clause_words, close_sink=True
+        return speaker_for(
+            voice,
+            self.settings,
+            device=self.device,
+            backend=self.backend,
+            close_sink=True,
         )
 
     def stop(self) -> None:

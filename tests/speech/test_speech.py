@@ -21,7 +21,8 @@ from core.errors import ConfigError
 from core.models.packaged import WHISPER_BASE, assemble, default_cache_dir
 from core.pipelines.recognizer import Recognizer
 from core.speech.sentences import SentenceSplitter
-from core.speech.speaker import DeviceSink, Speaker, WavSink
+from core.speech.sinks import DeviceSink, WavSink
+from core.speech.speaker import Speaker
 from core.speech.voice import Voice, VoiceError, voice_file
 from testkit import paths
 from testkit.servers import Recording
@@ -338,7 +339,7 @@ def test_barge_in_silences_the_output_within_50_ms(pulse, voice):
 def test_no_output_device_is_a_clear_error(tmp_path):
     """With no sound server at all there is no device: a message, not a crash."""
     script = (
-        "from core.speech.speaker import DeviceSink, SpeechOutputError\n"
+        "from core.speech.sinks import DeviceSink, SpeechOutputError\n"
         "try:\n"
         "    DeviceSink(22050, device=9999)\n"
         "except SpeechOutputError as exc:\n"

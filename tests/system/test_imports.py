@@ -54,9 +54,7 @@ def _imports(tree: ast.AST) -> list[tuple[ast.stmt, str, list[str]]]:
                 for alias in child.names:
                     found.append((child, alias.name, []))
             elif isinstance(child, ast.ImportFrom):
-                found.append(
-                    (child, child.module or "", [a.name for a in child.names])
-                )
+                found.append((child, child.module or "", [a.name for a in child.names]))
             visit(child)
 
     visit(tree)
