@@ -70,7 +70,9 @@ async def make_engine(
 def raw_generate(engine: StreamingEngine, inputs) -> tuple[float, int]:
     started = time.perf_counter()
     with torch.inference_mode():
-        out = engine.pipeline.model.generate(**inputs, **engine._generate_kwargs())
+        out = engine.pipeline.model.generate(
+            **inputs, **engine._generate_kwargs(engine.pipeline.generator)
+        )
     elapsed = time.perf_counter() - started
     return elapsed, out.shape[-1] - inputs["input_ids"].shape[-1]
 
@@ -84,7 +86,9 @@ def naive_streamer(
     streamer = TextIteratorStreamer(
         engine.pipeline.tokenizer, skip_prompt=True, skip_special_tokens=True
     )
-    kwargs = dict(inputs, streamer=streamer, **engine._generate_kwargs())
+    kwargs = dict(
+        inputs, streamer=streamer, **engine._generate_kwargs(engine.pipeline.generator)
+    )
 
     def run():
         with torch.inference_mode():

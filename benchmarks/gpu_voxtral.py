@@ -85,7 +85,7 @@ async def measure(size: str, device: str, tokens: int, runs: int) -> dict:
     engine = StreamingEngine.from_pipeline(config, pipeline)
     clip = speech_like(5.0)
     inputs = engine._prepare_turn(clip, "conversation").inputs
-    kwargs = engine._generate_kwargs()
+    kwargs = engine._generate_kwargs(engine.pipeline.generator)
 
     def sync() -> None:
         if device.startswith("cuda"):

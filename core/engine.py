@@ -33,13 +33,12 @@ from core import audio
 from core.chunking import WordChunker
 from core.config import MODES, Config
 from core.errors import (
-    SHOWN_DETAIL,
-    USER_MESSAGES,
     EngineError,
     ErrorCode,
     is_out_of_memory,
 )
-from core.pipelines.base import Exchange, Pipeline, Prepared, Progress
+from core.items import ChunkItem, Turn
+from core.pipelines.base import Exchange, Generator, Pipeline, Prepared, Progress
 from core.pipelines.loading import load_pipeline
 from core.streaming.generation import (
     GenerationRun,
@@ -52,65 +51,6 @@ from core.streaming.priority import engine_thread
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class _Turn:
-    """Bookkeeping for one call: ids, clock, chunk numbering, and item construction."""
-
-    def __init__(self, chunk_id: Any, mode: str) -> None:
-        self.chunk_id = chunk_id
-        self.mode = mode
-        self.started = time.perf_counter()
-        self.next_index = 0
-        self.first_chunk_at: float | None = None
-        self.final_sent = False
-        self.heard: str | None = None
-        self.texts: list[str] = []
-        self.failed = False
-
-    def ms_since_start(self, at: float | None = None) -> float:
-        return ((at if at is not None else time.perf_counter()) - self.started) * 1000.0
-
-    def item(
-        self, text: str, *, is_final: bool, success: bool = True, **extra: Any
-    ) -> dict[str, Any]:
-        now = time.perf_counter()
-        if text and self.first_chunk_at is None:
-            self.first_chunk_at = now
-        item = {
-            "success": success,
-            "chunk_id": self.chunk_id,
-            "chunk_index": self.next_index,
-            "text": text,
-            "word_count": len(text.split()),
-            "is_final": is_final,
-            "processing_time_ms": round(self.ms_since_start(now), 3),
-            "timestamp": time.time(),
-            "mode": self.mode,
-            "heard": self.heard,
-        }
-        item.update(extra)
-        self.next_index += 1
-        self.final_sent = is_final
-        if text and success:
-            self.texts.append(text)
-        return item
-
-    def error(self, code: ErrorCode, detail: str) -> dict[str, Any]:
-        self.failed = True
-        message = USER_MESSAGES[code]
-        if code is ErrorCode.INVALID_AUDIO:
-            message = f"{message.rstrip('.')}: {detail}."
-        elif code in SHOWN_DETAIL:
-            message = f"{message} {detail}"
-        return self.item(
-            "",
-            is_final=True,
-            success=False,
-            error=str(code),
-            message=message,
-            detail=detail,
-        )
 
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -280,9 +220,9 @@ class StreamingEngine:
         mode: str = "conversation",
         *,
         sample_rate: int | None = None,
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncIterator[ChunkItem]:
         """Stream the answer to one clip as chunk dicts; the last one has ``is_final=True``."""
-        turn = _Turn(chunk_id, mode)
+        turn = Turn(chunk_id, mode)
         log.info("chunk_id=%s start mode=%s", chunk_id, mode)
         run: GenerationRun | None = None
         samples: np.ndarray | None = None
@@ -336,8 +276,8 @@ class StreamingEngine:
         Any number of calls may be made; each replaces the last. Returns the transcript so
         far, or None when the pipeline has nothing to gain or the clip can't be used yet.
         Never raises for a bad or silent clip: the final call reports those."""
-        if self._pipeline is None or not hasattr(self._pipeline, "preview"):
-            return None
+        if self._pipeline is None or not self._pipeline.hears:
+            return None  # only a recognising pipeline has anything to gain
         rate = self.config.audio.sample_rate if sample_rate is None else sample_rate
         task = asyncio.ensure_future(self._run_preview(audio_data, rate))
         self._preview_task = task
@@ -400,7 +340,7 @@ class StreamingEngine:
         mode: str = "conversation",
         *,
         sample_rate: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> ChunkItem:
         """The whole answer as one dict (the final item, with ``text`` holding every word)."""
         stream = self.process_realtime_chunk_streaming(
             audio_data, chunk_id, mode, sample_rate=sample_rate
@@ -467,12 +407,12 @@ class StreamingEngine:
             samples, mode, self.config.prompt_for(mode), history, heard=heard
         )
 
-    def _generate_kwargs(self) -> dict[str, Any]:
+    def _generate_kwargs(self, generator: Generator) -> dict[str, Any]:
         settings = self.config.chunked_response.generation
-        tokenizer = self.pipeline.tokenizer
+        tokenizer = generator.tokenizer
         pad = getattr(tokenizer, "pad_token_id", None)
         if pad is None:
-            pad = self.pipeline.model.generation_config.pad_token_id
+            pad = generator.model.generation_config.pad_token_id
         if pad is None:
             pad = tokenizer.eos_token_id
         kwargs: dict[str, Any] = {
@@ -504,17 +444,20 @@ class StreamingEngine:
         else:
             from core.streaming.hf_generation import GenerateStreamer, generate_work
 
-            streamer = GenerateStreamer(self.pipeline.tokenizer, loop, timeout)
+            generator = prepared.generator
+            if generator is None or prepared.inputs is None:
+                raise RuntimeError("the pipeline prepared nothing to generate from")
+            streamer = GenerateStreamer(generator.tokenizer, loop, timeout)
             work = generate_work(
-                self.pipeline.model, prepared.inputs, self._generate_kwargs()
+                generator.model, prepared.inputs, self._generate_kwargs(generator)
             )
         run = GenerationRun(work, streamer)
         run.start(self._generation_thread())
         return run
 
     async def _stream_chunks(
-        self, run: GenerationRun, turn: _Turn, prepared: Prepared, prepared_ms: float
-    ) -> AsyncIterator[dict[str, Any]]:
+        self, run: GenerationRun, turn: Turn, prepared: Prepared, prepared_ms: float
+    ) -> AsyncIterator[ChunkItem]:
         settings = self.config.chunked_response
         chunker = WordChunker(settings.chunk_size_words)
         held: list[str] = []  # with chunking off, everything waits for the final item
@@ -536,11 +479,11 @@ class StreamingEngine:
     def _final_item(
         self,
         run: GenerationRun,
-        turn: _Turn,
+        turn: Turn,
         rest: str,
         prepared: Prepared,
         prepared_ms: float,
-    ) -> dict[str, Any]:
+    ) -> ChunkItem:
         end = time.perf_counter()
         item = turn.item(rest, is_final=True)
         tokens = run.streamer.generated_tokens
@@ -557,6 +500,7 @@ class StreamingEngine:
             tokens_per_s=round(tokens / generate_s, 3),
             timings={
                 **prepared.stage_ms,
+                **prepared.stats,
                 "prepare_ms": round(prepared_ms, 3),
                 "call_to_generate_ms": round(
                     turn.ms_since_start(run.started_at or end), 3
@@ -576,7 +520,7 @@ class StreamingEngine:
         )
         return item
 
-    def _remember(self, samples: np.ndarray, prepared: Prepared, turn: _Turn) -> None:
+    def _remember(self, samples: np.ndarray, prepared: Prepared, turn: Turn) -> None:
         """A conversation turn that produced words (finished, or cut short by a barge-in)
         joins the memory; what was shown is what is remembered."""
         if (
@@ -590,7 +534,5 @@ class StreamingEngine:
         self._history.append(self.pipeline.remember(samples, prepared, answer))
 
 
-def _close_pipeline(pipeline: Any) -> None:
-    close = getattr(pipeline, "close", None)
-    if close is not None:
-        close()
+def _close_pipeline(pipeline: Pipeline) -> None:
+    pipeline.close()

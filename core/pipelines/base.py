@@ -1,7 +1,8 @@
 """What the engine drives: a pipeline turns a prepared clip into model inputs (or text).
 
-Two kinds exist: an audio-language model that hears the clip itself (``core.pipelines.audio_lm.pipeline``), and
-the embedded two-stage pipeline, speech recognition then a chat model (``core.pipelines.embedded``).
+Three ways of answering implement it: an audio-language model that hears the clip itself
+(``core.pipelines.audio_lm``), the embedded default, speech recognition then a chat model
+(``core.pipelines.embedded``), and an OpenAI-compatible server (``core.pipelines.server``).
 The engine owns everything else: validation, the speech gate, streaming, chunking, timing.
 """
 
@@ -31,14 +32,25 @@ class Exchange:
     answer: str
 
 
+@dataclass(frozen=True)
+class Generator:
+    """A transformers model in this process and its tokenizer: what ``generate`` runs."""
+
+    model: Any
+    tokenizer: Any
+
+
 @dataclass
 class Prepared:
-    """A turn ready to stream: model inputs for ``generate``, or text pieces to pass through."""
+    """A turn ready to stream, in exactly one of three forms: model inputs for
+    ``generator``, text pieces to pass through, or a producer of text."""
 
+    #: model inputs for ``generator.model.generate``
     inputs: Any | None = None
+    generator: Generator | None = None
     #: (text, token count) pieces produced lazily while iterating, e.g. recognised segments
     pieces: Iterable[tuple[str, int]] | None = None
-    #: or text produced by the pipeline's own runtime (e.g. llama.cpp)
+    #: or text produced by the pipeline's own runtime (llama.cpp, a server)
     produce: Producer | None = None
     #: what the pipeline recognised the user saying, when it knows
     heard: str | None = None
@@ -46,21 +58,29 @@ class Prepared:
     #: keeps a longer limit of its own (a server's ``timeout_s``); None: the config's
     #: ``chunked_response.streamer_timeout_s``
     silence_limit_s: float | None = None
-    #: per-stage timings in ms, reported in the final item's ``timings``
+    #: how long each stage took, in ms; reported in the final item's ``timings``
     stage_ms: dict[str, float] = field(default_factory=dict)
+    #: counts and flags about the turn (prompt tokens, cached tokens, recognised while
+    #: recording), reported beside the stage times in ``timings``; a producer may add to it
+    stats: dict[str, Any] = field(default_factory=dict)
 
 
 class Pipeline(Protocol):
+    """Everything the engine and the window may ask of a pipeline; :class:`PipelineBase`
+    gives the optional parts their defaults."""
+
     #: for status lines: model name(s) and device
     description: str
     #: the rate clips are resampled to before ``prepare``
     sample_rate: int
     #: whether ``prepare`` reports what it heard (``Prepared.heard``) in conversation mode:
-    #: it recognises the speech first
+    #: it recognises the speech first, and ``preview`` can do so while the key is held
     hears: bool
-    #: the generating model and its tokenizer (used by the engine's streamer)
-    model: Any
-    tokenizer: Any
+    #: why the model does not answer although it loaded (a server that is down), or None
+    problem: str | None
+    #: whether whoever closes it should run ``gc.collect()`` afterwards, on its own thread
+    #: (torch modules keep weights in reference cycles)
+    collect_after_close: bool
 
     def prepare(
         self,
@@ -74,11 +94,44 @@ class Pipeline(Protocol):
         already known (from a preview), so a recognising pipeline need not recognise again."""
         ...
 
-    # Optional: ``preview(samples, prompt, history) -> str | None`` recognises a clip that is
-    # still being recorded and prepares the model for it (``StreamingEngine.preview``).
+    def preview(
+        self, samples: np.ndarray, prompt: str, history: Sequence[Exchange]
+    ) -> str | None:
+        """The transcript of a clip still being recorded, with the model prepared for it
+        (``StreamingEngine.preview``); None when nothing was heard. Called only when
+        ``hears``."""
+        ...
 
     def remember(
         self, samples: np.ndarray, prepared: Prepared, answer: str
     ) -> Exchange:
         """The history entry for a finished turn."""
         ...
+
+    def close(self) -> None:
+        """Let go of the model and whatever it holds (threads, a connection)."""
+        ...
+
+
+class PipelineBase:
+    """The optional parts of :class:`Pipeline`, for a pipeline that has no use for them."""
+
+    hears = False
+    problem: str | None = None
+    collect_after_close = False
+
+    def preview(
+        self, samples: np.ndarray, prompt: str, history: Sequence[Exchange]
+    ) -> str | None:
+        return None
+
+    def remember(
+        self, samples: np.ndarray, prepared: Prepared, answer: str
+    ) -> Exchange:
+        """By default the words heard, else the clip itself."""
+        if prepared.heard is not None:
+            return Exchange(user_text=prepared.heard, user_audio=None, answer=answer)
+        return Exchange(user_text=None, user_audio=samples, answer=answer)
+
+    def close(self) -> None:
+        return None

@@ -98,8 +98,8 @@ async def test_each_setting_reaches_generate_and_has_its_effect(
 async def test_a_dropped_setting_is_caught(soft_engines, monkeypatch, name):
     original = StreamingEngine._generate_kwargs
 
-    def dropping(self):
-        return {k: v for k, v in original(self).items() if k != name}
+    def dropping(self, generator):
+        return {k: v for k, v in original(self, generator).items() if k != name}
 
     monkeypatch.setattr(StreamingEngine, "_generate_kwargs", dropping)
     with pytest.raises(AssertionError, match="not what generate gives"):

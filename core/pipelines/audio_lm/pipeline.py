@@ -18,14 +18,15 @@ import numpy as np
 from core.config import ModelSettings
 from core.errors import EngineError, ErrorCode
 from core.models.devices import resolve_device, resolve_dtype
-from core.pipelines.audio_lm.families.registry import AudioBackend, Clip, backend_for
+from core.pipelines.audio_lm.families.base import AudioBackend, Clip
+from core.pipelines.audio_lm.families.registry import backend_for
 from core.pipelines.audio_lm.handoff import temporary_wav
-from core.pipelines.base import Exchange, Prepared
+from core.pipelines.base import Exchange, Generator, PipelineBase, Prepared
 
 log = logging.getLogger(__name__)
 
 
-class AudioLMPipeline:
+class AudioLMPipeline(PipelineBase):
     #: torch modules can hold their weights in reference cycles: whoever closes this
     #: should run ``gc.collect()`` on its own thread afterwards (see ``close``)
     collect_after_close = True
@@ -47,6 +48,7 @@ class AudioLMPipeline:
         self.device = model.device
         self.dtype = model.dtype
         self.tokenizer = processor.tokenizer
+        self.generator = Generator(model, self.tokenizer)
         self.sample_rate = int(processor.feature_extractor.sampling_rate)
         self.audio_token_id = int(model.config.audio_token_id)
         self.description = (
@@ -147,13 +149,9 @@ class AudioLMPipeline:
                 ErrorCode.AUDIO_DROPPED,
                 f"the processor produced no audio tokens (id {self.audio_token_id}) for the clip",
             )
-        return Prepared(inputs=inputs.to(self.device, dtype=self.dtype))
-
-    def remember(
-        self, samples: np.ndarray, prepared: Prepared, answer: str
-    ) -> Exchange:
-        # The model never says what it heard, so the clip itself is remembered.
-        return Exchange(user_text=None, user_audio=samples, answer=answer)
+        return Prepared(
+            inputs=inputs.to(self.device, dtype=self.dtype), generator=self.generator
+        )
 
     def close(self) -> None:
         """Let go of the weights and release a GPU's cached blocks. No ``gc.collect()``:
@@ -161,7 +159,6 @@ class AudioLMPipeline:
         their thread (it hung a test run after the window's tests)."""
         import torch
 
-        self.model = None
-        self.processor = None
+        self.model = self.processor = self.generator = None
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

@@ -44,12 +44,11 @@ class LlamaChat:
         params.cpuparams.n_threads = threads
         params.cpuparams_batch.n_threads = threads
         # Threads sleep between operations instead of spinning (poll 50, the default),
-        # leaving the cores to the window: on 2 cores each turn's longest GUI stall went
-        # from a median of ~22 ms to ~16 ms, and decoding stayed at 12-13 tokens/s.
+        # leaving the cores to the window at no cost to decoding (docs/design-notes.md).
         params.cpuparams.poll = 0
         params.cpuparams_batch.poll = 0
         # Fitting layers and context to free memory is for a GPU; on the CPU its dry-run
-        # load only added ~0.7 s to every start (2.0-2.4 s against 1.3-1.7 s here).
+        # load only slows every start.
         params.fit_params = gpu
         params.n_gpu_layers = 999 if gpu else 0
         params.verbosity = -1  # llama.cpp's own log is not ours to print
@@ -166,7 +165,7 @@ class LlamaChat:
             shutil.rmtree(self._folder)
 
 
-def request_options(generation: Any) -> dict[str, Any]:
+def llama_options(generation: Any) -> dict[str, Any]:
     """The config's generation settings as llama.cpp request fields."""
     options: dict[str, Any] = {
         "max_tokens": generation.max_new_tokens,

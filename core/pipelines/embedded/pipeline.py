@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from core.config import Config
-from core.errors import EngineError, ErrorCode
 from core.models.devices import device_kind, physical_cores
 from core.models.packaged import (
     CHAT_MODELS,
@@ -21,9 +20,10 @@ from core.models.packaged import (
     cache_dir,
     convert_gguf,
 )
-from core.pipelines.base import Exchange, Prepared, Progress
-from core.pipelines.embedded.llama_chat import LlamaChat, request_options
+from core.pipelines.base import Exchange, Generator, PipelineBase, Prepared, Progress
+from core.pipelines.embedded.llama_chat import LlamaChat, llama_options
 from core.pipelines.recognizer import Recognizer
+from core.pipelines.transcript import chat_messages, read_usage, recognise
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def chat_runtime(setting: str, device: str) -> str:
     return "transformers" if device != "cpu" else "llama.cpp"
 
 
-class EmbeddedPipeline:
+class EmbeddedPipeline(PipelineBase):
     sample_rate = 16000
     hears = True
 
@@ -74,6 +74,7 @@ class EmbeddedPipeline:
         self.description = description
         self.model = model  # the transformers runtime's model and tokenizer
         self.tokenizer = tokenizer
+        self.generator = Generator(model, tokenizer) if model is not None else None
         self.llama = llama  # or the llama.cpp runtime, with its request options
         self.options = options or {}
 
@@ -127,7 +128,7 @@ class EmbeddedPipeline:
                 recognizer,
                 f"embedded: {whisper} + {settings.chat_model} in llama.cpp on cpu",
                 llama=llama,
-                options=request_options(config.chunked_response.generation),
+                options=llama_options(config.chunked_response.generation),
             )
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -180,44 +181,20 @@ class EmbeddedPipeline:
     ) -> Prepared:
         if mode == "transcribe":
             return Prepared(pieces=self.recognizer.segments(samples))
-        started = time.perf_counter()
-        known = heard is not None
-        if not known:
-            heard = self.recognizer.transcribe(samples)
-        recognition_ms = (time.perf_counter() - started) * 1000
-        if not heard:
-            raise EngineError(
-                ErrorCode.NO_SPEECH, "speech recognition found no words in the clip"
-            )
-        messages = self._messages(prompt, history, heard)
-        stage_ms: dict[str, Any] = {
-            "recognition_ms": round(recognition_ms, 3),
-            "recognised_while_recording": known,
-        }
+        said = recognise(self.recognizer, samples, heard)
+        prepared = Prepared(heard=said.text, stage_ms=said.stage_ms, stats=said.stats)
+        messages = chat_messages(prompt, history, said.text)
         if self.llama is not None:
-            return Prepared(
-                produce=self._llama_producer(messages, stage_ms),
-                heard=heard,
-                stage_ms=stage_ms,
-            )
+            prepared.produce = self._llama_producer(messages, prepared)
+            return prepared
         template_started = time.perf_counter()
-        inputs = self._chat_inputs(messages)
-        stage_ms["template_ms"] = round(
+        prepared.inputs = self._chat_inputs(messages)
+        prepared.generator = self.generator
+        prepared.stage_ms["template_ms"] = round(
             (time.perf_counter() - template_started) * 1000, 3
         )
-        stage_ms["prompt_tokens"] = int(inputs["input_ids"].shape[-1])
-        return Prepared(inputs=inputs, heard=heard, stage_ms=stage_ms)
-
-    @staticmethod
-    def _messages(
-        prompt: str, history: Sequence[Exchange], heard: str
-    ) -> list[dict[str, str]]:
-        messages = [{"role": "system", "content": prompt}]
-        for turn in history:
-            messages.append({"role": "user", "content": turn.user_text or ""})
-            messages.append({"role": "assistant", "content": turn.answer})
-        messages.append({"role": "user", "content": heard})
-        return messages
+        prepared.stats["prompt_tokens"] = int(prepared.inputs["input_ids"].shape[-1])
+        return prepared
 
     def preview(
         self, samples: np.ndarray, prompt: str, history: Sequence[Exchange]
@@ -226,26 +203,15 @@ class EmbeddedPipeline:
         the final request only prefills what was said after this (usually nothing)."""
         heard = self.recognizer.transcribe(samples)
         if heard and self.llama is not None:
-            self.llama.prefill(self._messages(prompt, history, heard))
+            self.llama.prefill(chat_messages(prompt, history, heard))
         return heard or None
 
-    def _llama_producer(self, messages: list[dict[str, str]], stage_ms: dict) -> Any:
+    def _llama_producer(self, messages: list[dict[str, str]], prepared: Prepared):
         def produce(emit, cancel) -> None:
-            stats = self.llama.stream(messages, self.options, emit, cancel)
-            usage, timings = stats.get("usage") or {}, stats.get("timings") or {}
-            if usage:
-                stage_ms["prompt_tokens"] = usage.get("prompt_tokens")
-                details = usage.get("prompt_tokens_details") or {}
-                stage_ms["cached_prompt_tokens"] = details.get("cached_tokens")
-            if timings.get("prompt_ms") is not None:
-                stage_ms["prefill_ms"] = round(timings["prompt_ms"], 3)
+            reported = self.llama.stream(messages, self.options, emit, cancel)
+            read_usage(reported, prepared.stage_ms, prepared.stats)
 
         return produce
-
-    def remember(
-        self, samples: np.ndarray, prepared: Prepared, answer: str
-    ) -> Exchange:
-        return Exchange(user_text=prepared.heard, user_audio=None, answer=answer)
 
     def close(self) -> None:
         if self.llama is not None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import io
 import logging
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,13 +22,13 @@ import numpy as np
 import soundfile as sf
 
 from core.config import Config, ServerSettings
-from core.errors import EngineError, ErrorCode
 from core.models.devices import physical_cores
 from core.models.packaged import WHISPER_BASE, assemble, cache_dir
-from core.pipelines.base import Exchange, Prepared, Progress
+from core.pipelines.base import Exchange, PipelineBase, Prepared, Progress
 from core.pipelines.recognizer import Recognizer
 from core.pipelines.server.client import CONNECT_TIMEOUT_S, ServerChat
 from core.pipelines.server.failures import MAX_RETRY_DELAY_S
+from core.pipelines.transcript import chat_messages, read_usage, recognise
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +49,7 @@ def audio_part(samples: np.ndarray) -> dict[str, Any]:
     }
 
 
-def request_options(generation: Any) -> dict[str, Any]:
+def openai_options(generation: Any) -> dict[str, Any]:
     """The config's generation settings as OpenAI request fields (repetition_penalty has
     no standard field: set it per server in ``options`` under the server's own name)."""
     options: dict[str, Any] = {"max_tokens": generation.max_new_tokens}
@@ -61,10 +60,8 @@ def request_options(generation: Any) -> dict[str, Any]:
     return options
 
 
-class ServerPipeline:
+class ServerPipeline(PipelineBase):
     sample_rate = SAMPLE_RATE
-    model = None  # nothing generates in this process
-    tokenizer = None
 
     def __init__(
         self,
@@ -77,7 +74,7 @@ class ServerPipeline:
         self.recognizer = recognizer  # text-in only
         self.hears = recognizer is not None
         #: why the server did not answer when loaded (None: it did), for status lines
-        self.problem: str | None = None
+        self.problem = None
         settings = chat.settings
         self.description = (
             f"server {chat.name}: {settings.model or 'its model'} at {settings.url}, "
@@ -115,7 +112,7 @@ class ServerPipeline:
             raise
         # Not a load failure: the server may come up later, and each turn says why not.
         pipeline = cls(
-            chat, request_options(config.chunked_response.generation), recognizer
+            chat, openai_options(config.chunked_response.generation), recognizer
         )
         pipeline.problem = problem
         if problem:
@@ -131,34 +128,23 @@ class ServerPipeline:
         heard: str | None = None,
     ) -> Prepared:
         if self.recognizer is None:
+            prepared = Prepared(silence_limit_s=self._silence_limit_s())
             messages = self._audio_messages(samples, prompt, history)
-            stage_ms: dict[str, Any] = {}
-            return Prepared(
-                produce=self._producer(messages, stage_ms),
-                stage_ms=stage_ms,
-                silence_limit_s=self._silence_limit_s(),
-            )
+            prepared.produce = self._producer(messages, prepared)
+            return prepared
         if mode == "transcribe":
             return Prepared(pieces=self.recognizer.segments(samples))
-        started = time.perf_counter()
-        known = heard is not None
-        if not known:
-            heard = self.recognizer.transcribe(samples)
-        stage_ms = {
-            "recognition_ms": round((time.perf_counter() - started) * 1000, 3),
-            "recognised_while_recording": known,
-        }
-        if not heard:
-            raise EngineError(
-                ErrorCode.NO_SPEECH, "speech recognition found no words in the clip"
-            )
-        messages = self._text_messages(prompt, history, heard)
-        return Prepared(
-            produce=self._producer(messages, stage_ms),
-            heard=heard,
-            stage_ms=stage_ms,
+        said = recognise(self.recognizer, samples, heard)
+        prepared = Prepared(
+            heard=said.text,
+            stage_ms=said.stage_ms,
+            stats=said.stats,
             silence_limit_s=self._silence_limit_s(),
         )
+        prepared.produce = self._producer(
+            chat_messages(prompt, history, said.text), prepared
+        )
+        return prepared
 
     def _silence_limit_s(self) -> float:
         """Past the client's own limits (connect, one busy retry, then ``timeout_s`` of
@@ -174,17 +160,6 @@ class ServerPipeline:
         if self.recognizer is None:
             return None
         return self.recognizer.transcribe(samples) or None
-
-    @staticmethod
-    def _text_messages(
-        prompt: str, history: Sequence[Exchange], heard: str
-    ) -> list[dict[str, Any]]:
-        messages: list[dict[str, Any]] = [{"role": "system", "content": prompt}]
-        for turn in history:
-            messages.append({"role": "user", "content": turn.user_text or ""})
-            messages.append({"role": "assistant", "content": turn.answer})
-        messages.append({"role": "user", "content": heard})
-        return messages
 
     @staticmethod
     def _audio_messages(
@@ -206,31 +181,12 @@ class ServerPipeline:
         )
         return messages
 
-    def _producer(self, messages: list[dict[str, Any]], stage_ms: dict[str, Any]):
+    def _producer(self, messages: list[dict[str, Any]], prepared: Prepared):
         def produce(emit, cancel) -> None:
-            stats = self.chat.stream(messages, self.options, emit, cancel)
-            usage, timings = stats.get("usage") or {}, stats.get("timings") or {}
-            if usage:
-                stage_ms["prompt_tokens"] = usage.get("prompt_tokens")
-                stage_ms["completion_tokens"] = usage.get("completion_tokens")
-                details = usage.get("prompt_tokens_details") or {}
-                if details.get("cached_tokens") is not None:
-                    stage_ms["cached_prompt_tokens"] = details["cached_tokens"]
-            if timings.get("prompt_ms") is not None:
-                stage_ms["prefill_ms"] = round(timings["prompt_ms"], 3)
-            if timings.get("predicted_per_second") is not None:
-                stage_ms["server_tokens_per_s"] = round(
-                    timings["predicted_per_second"], 3
-                )
+            reported = self.chat.stream(messages, self.options, emit, cancel)
+            read_usage(reported, prepared.stage_ms, prepared.stats)
 
         return produce
-
-    def remember(
-        self, samples: np.ndarray, prepared: Prepared, answer: str
-    ) -> Exchange:
-        if self.recognizer is None:
-            return Exchange(user_text=None, user_audio=samples, answer=answer)
-        return Exchange(user_text=prepared.heard, user_audio=None, answer=answer)
 
     def close(self) -> None:
         self.chat.close()

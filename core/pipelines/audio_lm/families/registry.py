@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.pipelines.audio_lm.families.base import AudioBackend, Clip
+from core.pipelines.audio_lm.families.base import AudioBackend
 from core.pipelines.audio_lm.families.qwen2_audio import Qwen2AudioBackend
 from core.pipelines.audio_lm.families.voxtral import VoxtralBackend
 
@@ -18,6 +18,3 @@ def backend_for(model_type: str) -> AudioBackend:
         raise ValueError(
             f"model type {model_type!r} is not supported; supported: {', '.join(sorted(BACKENDS))}"
         ) from None
-
-
-__all__ = ["BACKENDS", "AudioBackend", "Clip", "backend_for"]

@@ -1,0 +1,74 @@
+"""The steps shared by the pipelines that hear the clip with the recogniser and send text
+to a chat model (the embedded default, and servers with ``input: text``): recognition with
+its timing, the chat messages, and the usage a chat runtime reports."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from core.errors import EngineError, ErrorCode
+from core.pipelines.base import Exchange
+from core.pipelines.recognizer import Recognizer
+
+NO_WORDS = "speech recognition found no words in the clip"
+
+
+@dataclass(frozen=True)
+class Heard:
+    text: str
+    #: the recognition's stage times and stats, for ``Prepared``
+    stage_ms: dict[str, float]
+    stats: dict[str, Any]
+
+
+def recognise(recognizer: Recognizer, samples: np.ndarray, heard: str | None) -> Heard:
+    """What the clip says: ``heard`` when a preview already recognised it, else the
+    recogniser's transcript. No words is the NO_SPEECH error."""
+    started = time.perf_counter()
+    known = heard is not None
+    text = heard if known else recognizer.transcribe(samples)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    if not text:
+        raise EngineError(ErrorCode.NO_SPEECH, NO_WORDS)
+    return Heard(
+        text,
+        {"recognition_ms": round(elapsed_ms, 3)},
+        {"recognised_while_recording": known},
+    )
+
+
+def chat_messages(
+    prompt: str, history: Sequence[Exchange], heard: str
+) -> list[dict[str, str]]:
+    """The system prompt, the remembered turns as text, and what was just said."""
+    messages = [{"role": "system", "content": prompt}]
+    for turn in history:
+        messages.append({"role": "user", "content": turn.user_text or ""})
+        messages.append({"role": "assistant", "content": turn.answer})
+    messages.append({"role": "user", "content": heard})
+    return messages
+
+
+def read_usage(
+    reported: dict[str, Any], stage_ms: dict[str, float], stats: dict[str, Any]
+) -> None:
+    """The OpenAI-style ``usage`` and llama.cpp's ``timings`` of a streamed answer, into
+    the turn's stage times and stats (what the runtime did not report is left out)."""
+    usage = reported.get("usage") or {}
+    timings = reported.get("timings") or {}
+    if usage:
+        stats["prompt_tokens"] = usage.get("prompt_tokens")
+        if usage.get("completion_tokens") is not None:
+            stats["completion_tokens"] = usage["completion_tokens"]
+        details = usage.get("prompt_tokens_details") or {}
+        if details.get("cached_tokens") is not None:
+            stats["cached_prompt_tokens"] = details["cached_tokens"]
+    if timings.get("prompt_ms") is not None:
+        stage_ms["prefill_ms"] = round(timings["prompt_ms"], 3)
+    if timings.get("predicted_per_second") is not None:
+        stats["server_tokens_per_s"] = round(timings["predicted_per_second"], 3)
