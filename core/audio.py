@@ -21,7 +21,7 @@ def _invalid(detail: str) -> EngineError:
 
 
 def _as_numpy(audio: object) -> np.ndarray:
-    # A caller holding a tensor has imported torch; importing it here would add ~2 s to a
+    # A caller holding a tensor has imported torch; importing it here would add seconds to a
     # start-up that never needs it.
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(audio, torch.Tensor):

@@ -11,7 +11,8 @@ The path of a clip, top to bottom (each step is a method below, in this order):
 6. ``_stream_chunks``   - streamer text -> N-word chunks -> items, then the final item
 7. ``_remember``        - the finished turn joins the conversation memory
 
-Every item is a plain dict (see README, "Chunk fields"). Exactly one item per call is final.
+Every item is a plain dict (``core.items.ChunkItem``; docs/engine.md lists the fields).
+Exactly one item per call is final.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Where a model runs: device and dtype from the config's ``auto`` defaults.
 
 torch is imported only when the answer needs it: the embedded default on a CPU never does,
-and importing it costs ~2 s of start-up on 2 cores.
+and importing it costs seconds of start-up.
 """
 
 from __future__ import annotations

@@ -237,7 +237,7 @@ def convert_gguf(
     model: PackagedModel, cache_dir: Path, progress: Progress | None = None
 ) -> Path:
     """A transformers folder converted once from the verified GGUF (which dequantizes on every
-    load, ~40 s); later starts load the converted folder in seconds."""
+    load); later starts load the converted folder in seconds."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -1,12 +1,9 @@
 """Speech recognition with Whisper (CTranslate2), sized to the clip.
 
 faster-whisper's ``transcribe`` pads every clip to Whisper's 30 s window, so a 4 s question
-costs as much as a 30 s one (~0.6-1.0 s on 2 CPU cores). CTranslate2's encoder also takes a
-shorter window. Measured on the project's sets (benchmarks/evaluate_embedded.py), a window of
-the clip plus 1 s, at least 10 s, padded as faster-whisper pads (zero features), heard real
-recordings and piper's voice as well as the full window and espeak-ng's robotic voice
-slightly worse (12% against 10% WER on the questions), at a fifth of the time; a window of
-just the clip plus 1 s lost more of the robotic voice (15%). Whisper, shown less than 30 s,
+costs as much as a 30 s one. CTranslate2's encoder also takes a shorter window: the clip
+plus 1 s, at least 10 s, padded as faster-whisper pads (zero features), hears about as well
+at a fraction of the time (the comparison is in docs/design-notes.md). Whisper, shown less than 30 s,
 tends to keep talking after the speech ends, so decoding runs with timestamps and stops at
 the clip's end: segments that start after the audio, and any token budget beyond a generous
 rate of speech, are dropped. ``window: full`` keeps faster-whisper's standard path.
@@ -25,7 +22,7 @@ import numpy as np
 SAMPLE_RATE = 16000
 HOP = 160  # samples per feature frame
 MAX_SECONDS = 30.0
-# Room after the clip: Whisper needs to "hear" the speech end (measured: 0.5 s lost words).
+# Room after the clip: Whisper needs to "hear" the speech end (half of this lost words).
 TAIL_S = 1.0
 MIN_WINDOW_S = 10.0
 # The encoder's input is rounded up to this many seconds, so a few shapes repeat.
@@ -113,9 +110,8 @@ class Recognizer:
             folder,
             settings.recognizer_compute_type,
             settings.language,
-            # One thread for the clip window: faster here than two (127 against 164 ms
-            # for a 2 s question), and a second CTranslate2 OpenMP pool in the process
-            # slowed llama.cpp's decoding from 13.5 to 10.5 tokens/s.
+            # One thread for the clip window: faster than two on a short clip, and a
+            # second CTranslate2 OpenMP pool slows llama.cpp's decoding beside it.
             1 if settings.recognizer_window == "clip" else threads,
             window=settings.recognizer_window,
             beam_size=settings.recognizer_beam_size,

@@ -36,8 +36,8 @@ from core.speech.voice import Voice, VoiceError
 log = logging.getLogger(__name__)
 
 #: the child's niceness: synthesis yields the cores to the window and to decoding (whose
-#: threads run at nice 10, core/streaming/priority.py); a sentence is synthesised ~15x faster than it
-#: is spoken, so it keeps ahead even when it waits
+#: threads run at nice 10, core/streaming/priority.py); synthesis is many times faster than
+#: speech, so it keeps ahead even when it waits
 NICE = 15
 _DONE = object()
 _CANCELLED = object()

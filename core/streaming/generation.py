@@ -6,7 +6,7 @@ thread queue, so no consumer thread competes with the model for the CPU and the 
 only for non-empty text. A failure inside the work ends the stream at once and is re-raised
 to the consumer; a stop request ends the work after the current decoding step.
 
-Nothing here imports torch or transformers (about 2 s of start-up the embedded default does
+Nothing here imports torch or transformers (seconds of start-up the embedded default does
 not need); ``model.generate``'s streamer is in :mod:`core.streaming.hf_generation`.
 """
 

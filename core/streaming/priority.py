@@ -3,18 +3,16 @@
 On Linux a thread's nice value is its own, and the threads it starts inherit it. The
 engine's loading and recognition thread runs ENGINE_NICE lower than the thread that made
 the engine (the window's), and so do the threads the models start from it: llama.cpp's
-loop and compute threads and CTranslate2's. With two cores and two compute threads, a window
-at the same priority waited its turn for a core. Runs alternated by niceness (every engine
-thread lowered) gave per-turn longest stalls of 8.5-24.0 ms at nice 0 and 4.3-12.4 ms at 10
-(benchmarks/gui_responsiveness.py). Decoding alone is as fast.
-Nice orders threads within their scheduling group (the process's session or the desktop's
+loop and compute threads and CTranslate2's. With as many compute threads as cores, a window
+at the same priority waits its turn for a core; decoding is no slower for it (the figures
+are in docs/design-notes.md). Nice orders threads within their scheduling group (the process's session or the desktop's
 per-app cgroup): it ranks the engine below its own window, not below other programs.
 
 The thread that hands the words over stays at the caller's priority: it holds the GIL for
 each, and a lowered thread holding the GIL while waiting for a core would stall the window
-(README, spoken answers). numpy's OpenBLAS is kept to the calling thread: its helper thread
-starts when numpy is imported, at the importer's priority, and spins ~0.1 s after each
-matrix product (~120 ms of a core per turn here, for Whisper's small feature products).
+(docs/design-notes.md). numpy's OpenBLAS is kept to the calling thread: its helper thread
+starts when numpy is imported, at the importer's priority, and spins after each matrix
+product, a core's worth of time per turn for Whisper's small feature products.
 """
 
 from __future__ import annotations

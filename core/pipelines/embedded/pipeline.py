@@ -37,7 +37,7 @@ def _cpu_has_fast_bf16() -> bool:
 
 
 def chat_dtype(setting: str, device: str) -> Any:
-    """bfloat16 on GPUs and on CPUs with native bf16 (about 2x faster than float32 there);
+    """bfloat16 on GPUs and on CPUs with native bf16 (faster than float32 there);
     float32 on other CPUs, where bf16 matmuls are emulated and slow."""
     import torch
 
@@ -103,8 +103,8 @@ class EmbeddedPipeline(PipelineBase):
             )
         try:
             # With llama.cpp, Whisper loads on the background thread below, after the app
-            # is ready: the first clip needs it only once the user has spoken (0.4-0.5 s of
-            # a ~2.5 s warm start here), and a clip that comes sooner waits for it.
+            # is ready: the first clip needs it only once the user has spoken (a fifth of
+            # a warm start), and a clip that comes sooner waits for it.
             recognizer = Recognizer.from_settings(
                 whisper_dir, settings, threads, load_now=llama is None
             )
@@ -118,8 +118,8 @@ class EmbeddedPipeline(PipelineBase):
             raise
         if llama is not None:
             # First-call costs and the system prompt are paid after the engine is ready,
-            # on a thread of llama.cpp's chat (about 0.7 s a first question would otherwise
-            # wait for, and usually done before it is asked).
+            # on a thread of llama.cpp's chat (time a first question would otherwise wait
+            # for, and usually done before it is asked).
             llama.prefill_in_background(
                 [{"role": "system", "content": config.prompts.conversation}],
                 before=lambda: (recognizer.load(), recognizer.warm_up()),
