@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import EngineError, ErrorCode
-from core.pipelines.base import Exchange
+from core.pipelines.base import Exchange, Prepared
 from core.pipelines.recognizer import Recognizer
 
 NO_WORDS = "speech recognition found no words in the clip"
@@ -40,6 +40,24 @@ def recognise(recognizer: Recognizer, samples: np.ndarray, heard: str | None) ->
         {"recognition_ms": round(elapsed_ms, 3)},
         {"recognised_while_recording": known},
     )
+
+
+def heard_turn(
+    recognizer: Recognizer,
+    samples: np.ndarray,
+    mode: str,
+    prompt: str,
+    history: Sequence[Exchange],
+    heard: str | None,
+) -> tuple[Prepared, list[dict[str, str]] | None]:
+    """A turn that starts with recognition: in transcribe mode the recognised segments
+    pass through (no messages); in conversation, what was heard and the chat messages
+    that ask for the answer (the caller says how they are answered)."""
+    if mode == "transcribe":
+        return Prepared(pieces=recognizer.segments(samples)), None
+    said = recognise(recognizer, samples, heard)
+    prepared = Prepared(heard=said.text, stage_ms=said.stage_ms, stats=said.stats)
+    return prepared, chat_messages(prompt, history, said.text)
 
 
 def chat_messages(

@@ -23,7 +23,7 @@ from core.models.packaged import (
 from core.pipelines.base import Exchange, Generator, PipelineBase, Prepared, Progress
 from core.pipelines.embedded.llama_chat import LlamaChat, llama_options
 from core.pipelines.recognizer import Recognizer
-from core.pipelines.transcript import chat_messages, read_usage, recognise
+from core.pipelines.transcript import chat_messages, heard_turn, read_usage
 
 log = logging.getLogger(__name__)
 
@@ -179,11 +179,11 @@ class EmbeddedPipeline(PipelineBase):
         history: Sequence[Exchange],
         heard: str | None = None,
     ) -> Prepared:
-        if mode == "transcribe":
-            return Prepared(pieces=self.recognizer.segments(samples))
-        said = recognise(self.recognizer, samples, heard)
-        prepared = Prepared(heard=said.text, stage_ms=said.stage_ms, stats=said.stats)
-        messages = chat_messages(prompt, history, said.text)
+        prepared, messages = heard_turn(
+            self.recognizer, samples, mode, prompt, history, heard
+        )
+        if messages is None:
+            return prepared
         if self.llama is not None:
             prepared.produce = self._llama_producer(messages, prepared)
             return prepared

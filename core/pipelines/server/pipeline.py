@@ -28,7 +28,7 @@ from core.pipelines.base import Exchange, PipelineBase, Prepared, Progress
 from core.pipelines.recognizer import Recognizer
 from core.pipelines.server.client import CONNECT_TIMEOUT_S, ServerChat
 from core.pipelines.server.failures import MAX_RETRY_DELAY_S
-from core.pipelines.transcript import chat_messages, read_usage, recognise
+from core.pipelines.transcript import heard_turn, read_usage
 
 log = logging.getLogger(__name__)
 
@@ -132,18 +132,12 @@ class ServerPipeline(PipelineBase):
             messages = self._audio_messages(samples, prompt, history)
             prepared.produce = self._producer(messages, prepared)
             return prepared
-        if mode == "transcribe":
-            return Prepared(pieces=self.recognizer.segments(samples))
-        said = recognise(self.recognizer, samples, heard)
-        prepared = Prepared(
-            heard=said.text,
-            stage_ms=said.stage_ms,
-            stats=said.stats,
-            silence_limit_s=self._silence_limit_s(),
+        prepared, messages = heard_turn(
+            self.recognizer, samples, mode, prompt, history, heard
         )
-        prepared.produce = self._producer(
-            chat_messages(prompt, history, said.text), prepared
-        )
+        if messages is not None:
+            prepared.silence_limit_s = self._silence_limit_s()
+            prepared.produce = self._producer(messages, prepared)
         return prepared
 
     def _silence_limit_s(self) -> float:
