@@ -1,6 +1,7 @@
-"""The house's rules on imports, read from the source: no import circle anywhere, and the
+"""The house's rules on imports, read from the source: no import circle anywhere; the
 product (``core``) never reaches into the window, the test support, the tests or the
-benchmarks. Every import counts, also one inside a function (a lazy import is still a
+benchmarks, the window never into test code, and the tests and benchmarks not into each
+other. Every import counts, also one inside a function (a lazy import is still a
 dependency); only ``if TYPE_CHECKING:`` blocks are left out, since they never run."""
 
 from __future__ import annotations
@@ -11,10 +12,14 @@ from pathlib import Path
 from testkit.paths import ROOT
 
 PACKAGES = ("core", "desktop_app", "testkit", "tests", "benchmarks")
-#: what each product package may not import
+#: what each package may not import: the product none of the rest, and the tests and the
+#: benchmarks not each other (what both need is in testkit)
 FORBIDDEN = {
     "core": ("desktop_app", "testkit", "tests", "benchmarks"),
     "desktop_app": ("testkit", "tests", "benchmarks"),
+    "testkit": ("tests", "benchmarks"),
+    "tests": ("benchmarks",),
+    "benchmarks": ("tests",),
 }
 
 
@@ -153,7 +158,7 @@ def test_no_import_circle_anywhere():
     assert not found, "import circles:\n" + "\n".join(" <-> ".join(c) for c in found)
 
 
-def test_the_product_never_imports_the_window_or_test_support():
+def test_no_package_imports_what_it_must_not():
     broken = [
         f"{name} imports {target}"
         for name, targets in graph().items()
