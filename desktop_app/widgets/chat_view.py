@@ -188,8 +188,7 @@ class RememberedHeights:
     """A box layout that remembers its height for each width until something in it changes.
     Qt's remembers only the last width asked, and the column asks every row at two widths,
     several times, each time a bubble is added: every row of the conversation was laid out
-    again. Adding a turn after 160 took 16 ms at idle (3-5 times as long while the model
-    runs), 8 ms with this and ``tell_layout_above``."""
+    again (benchmarks/chat_view_scaling.py measures the cost per turn)."""
 
     def __init__(self, parent: QWidget) -> None:
         super().__init__(parent)
@@ -236,9 +235,8 @@ class Column(RememberedHeights, QVBoxLayout):
 
     When a bubble grows, Qt lays the column out first at the old height (the scroll area
     resizes it only afterwards), squeezing every bubble a pixel or two and then growing them
-    back: each resized, laid out and repainted twice. Showing a transcript line after 20
-    turns took 14 ms at idle with that, 5.5 ms without, and 3-5 times as long while the model
-    holds the cores. Laid out at the needed height, the bubbles above keep their geometry and
+    back: each resized, laid out and repainted twice, at several times the cost while the
+    model holds the cores. Laid out at the needed height, the bubbles above keep their geometry and
     only the one that grew is touched."""
 
     def setGeometry(self, rect: QRect) -> None:
