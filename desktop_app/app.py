@@ -22,9 +22,9 @@ from core.pipelines.catalog import choices
 from desktop_app.audio_io import Recorder
 from desktop_app.controller import Controller
 from desktop_app.display_check import display_problem
+from desktop_app.keys.push_to_talk import DEFAULT_KEY, PushToTalk
+from desktop_app.keys.x11_key_state import X11KeyState
 from desktop_app.main_window import MainWindow
-from desktop_app.push_to_talk import DEFAULT_KEY, PushToTalk
-from desktop_app.x11_key_state import X11KeyState
 
 log = logging.getLogger(__name__)
 

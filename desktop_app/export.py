@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 
 @dataclass
@@ -36,3 +39,28 @@ def to_markdown(turns: list[TurnRecord]) -> str:
             lines.append(f"**Assistant:** {turn.answer}{suffix}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def write(turns: list[TurnRecord], path: Path) -> None:
+    """Markdown, or JSON when the name ends in ``.json``."""
+    text = to_json(turns) if path.suffix.lower() == ".json" else to_markdown(turns)
+    path.write_text(text, encoding="utf-8")
+
+
+def export_dialog(turns: list[TurnRecord], parent: QWidget | None = None) -> str | None:
+    """Ask where to save the conversation and save it there; returns a note for the chat
+    when there is nothing to save or it could not be written."""
+    if not turns:
+        return "Nothing to export yet: ask something first."
+    name, _ = QFileDialog.getSaveFileName(
+        parent,
+        "Export conversation",
+        "conversation.md",
+        "Markdown (*.md);;JSON (*.json)",
+    )
+    if name:
+        try:
+            write(turns, Path(name))
+        except OSError as exc:
+            return f"Could not export: {exc}"
+    return None

@@ -89,7 +89,7 @@ class MainWindow(QMainWindow):
         self.stop_button.setToolTip(
             "Stop the answer and its speech (Esc; pressing the talk key does too)"
         )
-        # Not the button's own shortcut: that animates a click and stops 100 ms late.
+        # Not the button's own shortcut: that animates a click and stops late.
         stop_action = QAction("Stop", self)
         stop_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
         stop_action.triggered.connect(self.stop_button.click)  # nothing while disabled
@@ -140,7 +140,7 @@ class MainWindow(QMainWindow):
     def draw_now(self) -> None:
         """Lay out and paint what changed now, not on the event loop's next turn. At a turn's
         start, so its bubbles are drawn before the model takes the cores: while it computes,
-        the same drawing took 3-5 times as long and froze the window for 15-40 ms."""
+        the same drawing takes several times as long and freezes the window."""
         # Only the drawing's own events: queued calls (a key from another thread, say) wait
         # for the event loop, not run in the middle of the caller.
         for kind in (

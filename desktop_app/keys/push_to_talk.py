@@ -13,7 +13,7 @@ from __future__ import annotations
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence
 
-from desktop_app.x11_key_state import X11KeyState
+from desktop_app.keys.x11_key_state import X11KeyState
 
 DEFAULT_KEY = "Space"
 

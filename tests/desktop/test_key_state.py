@@ -1,5 +1,5 @@
 """The X server's own key state, which tells X's auto-repeat from a real release when Qt
-cannot (see desktop_app/x11_key_state.py), against a real Xvfb and XTest keys."""
+cannot (see desktop_app/keys/x11_key_state.py), against a real Xvfb and XTest keys."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 from Xlib import XK, display
 
-from desktop_app.x11_key_state import X11KeyState
+from desktop_app.keys.x11_key_state import X11KeyState
 from testkit.servers import xvfb
 
 

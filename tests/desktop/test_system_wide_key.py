@@ -11,7 +11,7 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 from Xlib import XK, X, display
 
-from desktop_app.global_hotkey import (
+from desktop_app.keys.global_hotkey import (
     GlobalHotkey,
     HotkeyUnavailable,
     keysym_for,

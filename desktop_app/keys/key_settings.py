@@ -1,0 +1,127 @@
+"""The talk key's settings: which key, and whether it also works system-wide (X11); both
+chosen in the key dialog and remembered (QSettings). The window's key (``PushToTalk``) and
+the system-wide grab (``GlobalHotkey``) are kept on the same key.
+
+It reports by signals: ``note`` for the chat, ``hint_changed`` for the window's key hint."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtWidgets import QWidget
+
+from desktop_app.keys.global_hotkey import (
+    GlobalHotkey,
+    HotkeyUnavailable,
+    unavailable_reason,
+)
+from desktop_app.keys.push_to_talk import PushToTalk
+from desktop_app.widgets.key_dialog import KeyDialog
+
+
+class KeySettings(QObject):
+    note = Signal(str)
+    hint_changed = Signal(str, bool)  # the key's name, whether it works system-wide
+
+    def __init__(
+        self,
+        push_to_talk: PushToTalk,
+        settings: QSettings,
+        hotkey: GlobalHotkey | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.ptt = push_to_talk
+        self.settings = settings
+        self.hotkey = hotkey or GlobalHotkey(parent=self)
+        self.hotkey.pressed.connect(push_to_talk.press_system_wide)
+        self.hotkey.released.connect(push_to_talk.release)
+        self.hotkey.failed.connect(self._hotkey_lost)
+
+    def show_key(self) -> None:
+        self.hint_changed.emit(self.ptt.key_name, self.hotkey.active)
+
+    def restore(self) -> None:
+        """At start-up: the system-wide key, if it was chosen."""
+        if self.system_wide_wanted:
+            # Unavailable this time (a Wayland session, say): say so, but keep the choice.
+            self.set_system_wide(True, remember_failure=False)
+
+    def set_push_to_talk_key(self, name: str) -> bool:
+        old = self.ptt.key_name
+        try:
+            self.ptt.set_key(name)
+        except ValueError as exc:
+            self.note.emit(f"That key can't be used: {exc}.")
+            return False
+        if self.hotkey.active and self.ptt.key_name != self.hotkey.key_name:
+            try:
+                self.hotkey.start(self.ptt.key_name)
+            except HotkeyUnavailable as exc:
+                self.ptt.set_key(old)
+                self.note.emit(
+                    f"{name} can't be the system-wide key: {exc}. The key stays {old}."
+                )
+                self._regrab()
+                return False
+        self.settings.setValue("ui/push_to_talk_key", self.ptt.key_name)
+        self.show_key()
+        return True
+
+    def set_system_wide(self, enabled: bool, *, remember_failure: bool = True) -> bool:
+        """Make the push-to-talk key work whatever window has focus (X11), or stop."""
+        done = True
+        if enabled:
+            try:
+                self.hotkey.start(self.ptt.key_name)
+            except HotkeyUnavailable as exc:
+                self.note.emit(f"The key can't work system-wide: {exc}.")
+                done = False
+        else:
+            self.hotkey.stop()
+        if done or remember_failure:
+            self.settings.setValue("ui/system_wide_key", enabled and done)
+        self.show_key()
+        return done
+
+    def _regrab(self) -> None:
+        """Take the old key back after a failed change; if even that fails, say so."""
+        try:
+            self.hotkey.start(self.ptt.key_name)
+        except HotkeyUnavailable as exc:
+            self._hotkey_lost(f"The system-wide key is off: {exc}.")
+
+    def _hotkey_lost(self, message: str) -> None:
+        if self.hotkey.running:
+            return  # from a grab since replaced by a working one
+        self.hotkey.stop()
+        self.show_key()
+        self.note.emit(message)
+
+    @property
+    def system_wide_wanted(self) -> bool:
+        return self.settings.value("ui/system_wide_key", False, type=bool)
+
+    def apply_key_choice(self, name: str, system_wide: bool) -> None:
+        """What the key dialog chose; a key is changed before it is grabbed."""
+        if not system_wide and (self.hotkey.active or self.system_wide_wanted):
+            self.set_system_wide(False)
+        if name and name != self.ptt.key_name:
+            self.set_push_to_talk_key(name)
+        if system_wide and not self.hotkey.active:
+            self.set_system_wide(True)
+
+    def key_dialog(self, parent: QWidget | None = None) -> None:
+        """Ask for the key and whether it works system-wide, and apply the answer."""
+        # the window per call, not kept: a part holding it could destroy it mid-teardown (gc)
+        dialog = KeyDialog(
+            self.ptt.key_name,
+            self.hotkey.active or self.system_wide_wanted,
+            unavailable_reason(),
+            parent,
+        )
+        if dialog.exec():
+            self.apply_key_choice(dialog.key_name, dialog.system_wide)
+
+    def stop(self) -> None:
+        """Quitting: give the system-wide key back."""
+        self.hotkey.stop()
