@@ -67,9 +67,10 @@ async def soak(model: str, turns: int, warmup: int) -> dict:
         wrong += result.get("text") != TINY_SENTENCE
 
     # Warm-up to steady state: caches fill and the conversation memory reaches its size.
-    # Trimmed RSS still moves between a few levels ~10 MB apart as large blocks are mapped
-    # and unmapped, so the figure compares the median of the last 20 readings of the
-    # warm-up with that of the soak.
+    # Trimmed RSS still jumps up by tens of MB for a while as large blocks are mapped and
+    # unmapped, so the figure compares the lowest of the last 20 readings of the warm-up
+    # with the lowest of the soak's: memory that is really held raises every reading after
+    # it, the lowest included, while a jump passes.
     window = 20
     before: list[float] = []
     for i in range(warmup):
@@ -88,7 +89,7 @@ async def soak(model: str, turns: int, warmup: int) -> dict:
             after.append(await settled_rss_mb())
     elapsed = time.perf_counter() - started
     objects_after = len(gc.get_objects())
-    start_rss, end_rss = statistics.median(before), statistics.median(after)
+    start_rss, end_rss = min(before), min(after)
     result = {
         "turns": turns,
         "warmup_turns": warmup,
@@ -96,6 +97,9 @@ async def soak(model: str, turns: int, warmup: int) -> dict:
         "rss_start_mb": round(start_rss, 1),
         "rss_growth_mb": round(end_rss - start_rss, 2),
         "rss_range_mb": [round(min(before + after), 1), round(max(before + after), 1)],
+        "rss_median_growth_mb": round(
+            statistics.median(after) - statistics.median(before), 2
+        ),
         "python_objects_growth": objects_after - objects_before,
         "threads_same": sorted(t.name for t in threading.enumerate()) == threads,
         "temp_leftovers": sorted(

@@ -265,6 +265,8 @@ async def _answer(
     except Exception as exc:  # noqa: BLE001 - any load failure is reported, not raised
         print(f"ptt-ask: could not load {config.model.id}: {exc}", file=sys.stderr)
         return EXIT_LOAD
+    if engine.pipeline.notice:
+        print(f"ptt-ask: {engine.pipeline.notice}", file=sys.stderr)
     speaker: Speaker | None = None
     if voice_ready is not None:
         try:

@@ -136,9 +136,10 @@ class EmbeddedSettings(_Section):
     chat_model: Literal["qwen2.5-1.5b", "qwen2.5-0.5b", "smollm2-135m"] = "qwen2.5-1.5b"
     chat_runtime: Literal["auto", "llama.cpp", "transformers"] = "auto"
     language: str | None = Field("en", min_length=2, max_length=3)
+    recognizer_device: Literal["auto", "cpu", "cuda"] = "auto"
     recognizer_compute_type: Literal[
-        "int8", "int8_float32", "float32", "float16", "int8_float16"
-    ] = "int8"
+        "auto", "int8", "int8_float32", "float32", "float16", "int8_float16"
+    ] = "auto"
     recognizer_window: Literal["clip", "full"] = "clip"
     recognizer_beam_size: int = Field(1, ge=1, le=10)
     threads: int = Field(0, ge=0, le=256)

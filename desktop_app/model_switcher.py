@@ -191,6 +191,8 @@ class ModelSwitcher(QObject):
         self.report_state()
         if problem:
             self.note.emit(f"The server is not answering yet: {problem}")
+        if engine.pipeline.notice:
+            self.note.emit(engine.pipeline.notice)
         self.ready.emit()
 
     def report_state(self) -> None:

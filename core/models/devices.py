@@ -7,11 +7,56 @@ and importing it costs seconds of start-up.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
-_NVIDIA_DRIVER = ("/proc/driver/nvidia/version", "/dev/nvidiactl")
+#: an NVIDIA driver's traces: Linux's kernel module, and WSL2's GPU bridge
+_NVIDIA_DRIVER = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/dxg")
+_DRIVER_VERSION = "/proc/driver/nvidia/version"
+#: the oldest Linux driver each CUDA major version runs on (NVIDIA's compatibility table)
+_DRIVER_FOR_CUDA = {12: 525, 13: 580}
+
+
+def nvidia_driver_present() -> bool:
+    return any(os.path.exists(path) for path in _NVIDIA_DRIVER)
+
+
+def driver_version() -> str | None:
+    """The loaded NVIDIA kernel module's version (``570.86.15``), when Linux says."""
+    try:
+        text = Path(_DRIVER_VERSION).read_text()
+    except OSError:
+        return None
+    found = re.search(r"Kernel Module\s+(?:for \S+\s+)?(\d+\.\d+(?:\.\d+)?)", text)
+    return found.group(1) if found else None
+
+
+def unusable_gpu() -> str | None:
+    """Why torch sees no GPU although an NVIDIA driver is there (too old for the CUDA torch
+    was built for, usually), or None: a note for the user, since the model then runs on
+    the CPU at a fraction of the speed."""
+    if not nvidia_driver_present():
+        return None
+    import torch
+
+    if torch.cuda.is_available():
+        return None
+    cuda = torch.version.cuda
+    found = driver_version()
+    driver = f"driver {found}" if found else "a driver"
+    if cuda is None:
+        return (
+            f"an NVIDIA GPU is here ({driver}), but this PyTorch ({torch.__version__}) is "
+            "a CPU build: the model runs on the CPU, slowly"
+        )
+    needed = _DRIVER_FOR_CUDA.get(int(cuda.split(".")[0]))
+    need = f"; CUDA {cuda} needs driver {needed} or newer" if needed else ""
+    return (
+        f"an NVIDIA GPU is here ({driver}), but PyTorch {torch.__version__} (CUDA {cuda}) "
+        f"cannot use it{need}: the model runs on the CPU, slowly. Update the NVIDIA driver"
+    )
 
 
 def resolve_device(device: str) -> Any:
@@ -36,17 +81,22 @@ def device_kind(device: str) -> str:
     if (
         device == "auto"
         and sys.platform.startswith("linux")
-        and not any(os.path.exists(path) for path in _NVIDIA_DRIVER)
+        and not nvidia_driver_present()
     ):
         return "cpu"
     return resolve_device(device).type
 
 
 def resolve_dtype(dtype: str, device: Any) -> Any:
+    """``auto``: bfloat16 on a GPU that computes it natively (Ampere and newer), float16 on
+    an older one, where bfloat16 is emulated and slow; float32 on the CPU."""
     import torch
 
     if dtype == "auto":
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
+        if device.type != "cuda":
+            return torch.float32
+        native = torch.cuda.is_bf16_supported(including_emulation=False)
+        return torch.bfloat16 if native else torch.float16
     return {
         "float32": torch.float32,
         "bfloat16": torch.bfloat16,

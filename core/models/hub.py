@@ -21,25 +21,66 @@ def _size(count: int) -> str:
     return f"{count / 1e9:.2f} GB" if count >= 1e9 else f"{count / 1e6:.0f} MB"
 
 
-def _repo_bytes(model_id: str) -> int:
-    """The repository's size, known before any file starts (0 when the hub won't say)."""
+#: what transformers never reads from a repository that has its own safetensors: Mistral's
+#: consolidated format (Voxtral ships both, doubling the download), other frameworks'
+#: weights and PyTorch pickles
+NOT_READ = [
+    "consolidated*",
+    "params.json",
+    "original/*",
+    "*.bin",
+    "*.pt",
+    "*.pth",
+    "*.h5",
+    "*.msgpack",
+    "*.onnx",
+    "*.gguf",
+    "*.tflite",
+]
+
+
+def not_read(names: list[str]) -> list[str]:
+    """Patterns of the files the loader does not read, given the repository's files: none
+    when it has no transformers safetensors (its weights are then in another format)."""
+    transformers_weights = [
+        name
+        for name in names
+        if name.endswith(".safetensors")
+        and not name.rsplit("/", 1)[-1].startswith("consolidated")
+    ]
+    return NOT_READ if transformers_weights else []
+
+
+def _listing(model_id: str) -> dict[str, int] | None:
+    """The repository's files and their sizes, before any starts (None when the hub won't
+    say)."""
     from huggingface_hub import HfApi
 
     try:
         info = HfApi().model_info(model_id, files_metadata=True)
-        return sum(sibling.size or 0 for sibling in info.siblings or ())
-    except Exception as exc:  # noqa: BLE001 - only the progress bar's scale is lost
-        log.debug("no size for %s: %s", model_id, exc)
-        return 0
+    except Exception as exc:  # noqa: BLE001 - only the choice of files and the scale are lost
+        log.debug("no file list for %s: %s", model_id, exc)
+        return None
+    return {sibling.rfilename: sibling.size or 0 for sibling in info.siblings or ()}
 
 
-def _bytes_reporter(model_id: str, progress: Callable[[str, float | None], None]):
+def fetched_files(listing: dict[str, int]) -> dict[str, int]:
+    """The files of ``listing`` a download fetches: those the loader reads."""
+    from huggingface_hub.utils import filter_repo_objects
+
+    kept = filter_repo_objects(listing, ignore_patterns=not_read(list(listing)))
+    return {name: listing[name] for name in kept}
+
+
+def _bytes_reporter(
+    model_id: str, progress: Callable[[str, float | None], None], total: int
+):
     """A tqdm that huggingface_hub's snapshot_download drives (silent: it draws nothing):
     the bytes written so far, reported through ``progress`` (which may raise to cancel: the
     download stops, files already complete stay in the cache for next time)."""
     from tqdm.auto import tqdm
 
-    state = {"total": None, "done": 0, "shown": 0.0}
+    state = {"shown": 0.0}
 
     class Bar(tqdm):
         def __init__(self, *args, **kwargs):
@@ -58,18 +99,15 @@ def _bytes_reporter(model_id: str, progress: Callable[[str, float | None], None]
             if not self._bytes:
                 return
             self._written += n or 0
-            if state["total"] is None:
-                # snapshot_download learns each file's size only as that file starts:
-                # take the whole repository's once, so the bar does not reach 100% after
-                # the first small file (asked only when something is being downloaded)
-                state["total"] = _repo_bytes(model_id)
-            total = max(state["total"], self.total or 0)
+            # snapshot_download learns each file's size only as that file starts: the
+            # listing's total, so the bar does not reach 100% after the first small file
+            whole = max(total, self.total or 0)
             now = time.monotonic()
-            if now - state["shown"] >= 0.2 or self._written >= total:
+            if now - state["shown"] >= 0.2 or self._written >= whole:
                 state["shown"] = now
                 progress(
-                    f"Downloading {model_id}: {_size(self._written)} of {_size(total)}",
-                    self._written / total if total else None,
+                    f"Downloading {model_id}: {_size(self._written)} of {_size(whole)}",
+                    self._written / whole if whole else None,
                 )
             return
 
@@ -97,11 +135,16 @@ def model_files(
         # Plain HTTP, not hf_xet: its progress comes from Rust and a cancel raised in that
         # callback is not seen, while HTTP downloads report every chunk and stop on cancel.
         constants.HF_HUB_DISABLE_XET = True
+    listing = None if offline else _listing(model_id)
+    fetched = fetched_files(listing) if listing else {}
     try:
         return snapshot_download(
             model_id,
             local_files_only=offline,
-            tqdm_class=_bytes_reporter(model_id, progress) if progress else None,
+            ignore_patterns=not_read(list(listing)) if listing else None,
+            tqdm_class=_bytes_reporter(model_id, progress, sum(fetched.values()))
+            if progress
+            else None,
         )
     except LocalEntryNotFoundError:
         why = (

@@ -78,6 +78,9 @@ class Pipeline(Protocol):
     hears: bool
     #: why the model does not answer although it loaded (a server that is down), or None
     problem: str | None
+    #: something the user should know about how it runs (speech recognition fell back to
+    #: the CPU, and why), or None
+    notice: str | None
     #: whether whoever closes it should run ``gc.collect()`` afterwards, on its own thread
     #: (torch modules keep weights in reference cycles)
     collect_after_close: bool
@@ -118,6 +121,7 @@ class PipelineBase:
 
     hears = False
     problem: str | None = None
+    notice: str | None = None
     collect_after_close = False
 
     def preview(

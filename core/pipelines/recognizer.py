@@ -19,6 +19,14 @@ from typing import Any, Literal
 
 import numpy as np
 
+from core.pipelines.recognizer_device import (
+    Placement,
+    Wanted,
+    compute_type_for,
+    open_whisper,
+    wanted_device,
+)
+
 SAMPLE_RATE = 16000
 HOP = 160  # samples per feature frame
 MAX_SECONDS = 30.0
@@ -48,12 +56,21 @@ class Recognizer:
         window: Window = "clip",
         beam_size: int = 1,
         load_now: bool = True,
+        device: Wanted = "auto",
     ) -> None:
         """``load_now=False``: Whisper is loaded by a later ``load()`` (on a background
-        thread, after the app is ready); a clip that comes first waits for it."""
+        thread, after the app is ready); a clip that comes first waits for it. ``device``:
+        where it may run (``core.pipelines.recognizer_device``)."""
         from faster_whisper.tokenizer import Tokenizer
 
         self._model_args = (str(folder), compute_type, threads)
+        self.wanted: Wanted = device
+        #: where Whisper runs: known before loading on the CPU, else once loaded
+        self.placement: Placement | None = (
+            Placement("cpu", compute_type_for(compute_type, "cpu", set()))
+            if device == "cpu"
+            else None
+        )
         self._whisper: Any = None
         self._loaded = threading.Event()
         self._load_error: BaseException | None = None
@@ -76,12 +93,10 @@ class Recognizer:
         """Load Whisper (the first call does; later ones return at once)."""
         if self._loaded.is_set():
             return
-        from faster_whisper import WhisperModel
-
         folder, compute_type, threads = self._model_args
         try:
-            self._whisper = WhisperModel(
-                folder, device="auto", compute_type=compute_type, cpu_threads=threads
+            self._whisper, self.placement = open_whisper(
+                folder, self.wanted, compute_type, threads
             )
         except BaseException as exc:
             self._load_error = exc
@@ -103,9 +118,15 @@ class Recognizer:
 
     @classmethod
     def from_settings(
-        cls, folder: Path, settings: Any, threads: int, load_now: bool = True
+        cls,
+        folder: Path,
+        settings: Any,
+        threads: int,
+        load_now: bool = True,
+        model_device: str = "auto",
     ) -> Recognizer:
-        """The recogniser ``settings`` (the config's ``embedded`` section) describe."""
+        """The recogniser ``settings`` (the config's ``embedded`` section) describe, on
+        the device they and ``model_device`` (``cpu``, ``cuda``...) allow."""
         return cls(
             folder,
             settings.recognizer_compute_type,
@@ -116,6 +137,7 @@ class Recognizer:
             window=settings.recognizer_window,
             beam_size=settings.recognizer_beam_size,
             load_now=load_now,
+            device=wanted_device(settings.recognizer_device, model_device),
         )
 
     def segments(self, samples: np.ndarray) -> Iterator[tuple[str, int]]:
@@ -205,3 +227,10 @@ class Recognizer:
         )
         self.transcribe(noise)
         return time.perf_counter() - started
+
+    def where(self) -> str:
+        """For status lines: ``on cpu`` / ``on cuda``, or ``loading`` while it is not known."""
+        if self.placement is None:
+            return "loading"
+        where = f"on {self.placement.device}, {self.placement.compute_type}"
+        return f"{where} (the GPU is unusable)" if self.placement.fallback else where

@@ -27,9 +27,13 @@ def main() -> None:
     )
 
     files = {p.name: p.read_bytes() for p in model_dir.iterdir() if p.is_file()}
-    files["padding.bin"] = bytes(40_000_000)  # a download long enough to watch
+    files["padding.safetensors"] = bytes(40_000_000)  # a download long enough to watch
+    fetched = sum(len(data) for data in files.values())
+    # Voxtral's repository also holds Mistral's own format, which transformers never reads
+    files["consolidated.safetensors"] = bytes(30_000_000)
+    files["params.json"] = b"{}"
     hub = FakeHub(VOXTRAL, files, bytes_per_s=12e6)
-    total = sum(len(data) for data in files.values())
+    total = fetched
     os.environ.update(
         HF_ENDPOINT=hub.url,
         HF_HOME=str(out.parent / "hf-home"),

@@ -17,7 +17,7 @@ import numpy as np
 
 from core.config import ModelSettings
 from core.errors import EngineError, ErrorCode
-from core.models.devices import resolve_device, resolve_dtype
+from core.models.devices import resolve_device, resolve_dtype, unusable_gpu
 from core.pipelines.audio_lm.families.base import AudioBackend, Clip
 from core.pipelines.audio_lm.families.registry import backend_for
 from core.pipelines.audio_lm.handoff import temporary_wav
@@ -91,7 +91,12 @@ class AudioLMPipeline(PipelineBase):
         log.info(
             "loaded %s (%s) on %s as %s", model_id, hf_config.model_type, device, dtype
         )
-        return cls(model, processor, backend, model_id, handoff)
+        pipeline = cls(model, processor, backend, model_id, handoff)
+        if device.type == "cpu" and settings.device == "auto":
+            pipeline.notice = unusable_gpu()
+            if pipeline.notice:
+                log.warning("%s", pipeline.notice)
+        return pipeline
 
     def _use_files(self) -> bool:
         return self.handoff == "file" or (

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from core.config import Config
-from core.models.devices import device_kind, physical_cores
+from core.models.devices import device_kind, physical_cores, resolve_dtype
 from core.models.packaged import (
     CHAT_MODELS,
     WHISPER_BASE,
@@ -37,23 +37,23 @@ def _cpu_has_fast_bf16() -> bool:
 
 
 def chat_dtype(setting: str, device: str) -> Any:
-    """bfloat16 on GPUs and on CPUs with native bf16 (faster than float32 there);
-    float32 on other CPUs, where bf16 matmuls are emulated and slow."""
+    """bfloat16 where it is computed natively (a GPU from Ampere on, a CPU with bf16
+    instructions), float16 on an older GPU, float32 on other CPUs, where bf16 matmuls are
+    emulated and slow."""
     import torch
 
     if setting != "auto":
         return getattr(torch, setting)
-    if device == "cuda" or (device == "cpu" and _cpu_has_fast_bf16()):
-        return torch.bfloat16
-    return torch.float32
+    if device == "cuda":
+        return resolve_dtype("auto", torch.device("cuda"))
+    return torch.bfloat16 if device == "cpu" and _cpu_has_fast_bf16() else torch.float32
 
 
-def chat_runtime(setting: str, device: str) -> str:
-    """llama.cpp on CPUs (quantised GGUF, about twice transformers' speed there); transformers
-    on GPUs, since the llama.cpp wheel on PyPI is a CPU build."""
-    if setting != "auto":
-        return setting
-    return "transformers" if device != "cpu" else "llama.cpp"
+def chat_runtime(setting: str) -> str:
+    """``auto`` is llama.cpp everywhere: it runs the packaged GGUF as it is. transformers
+    (a one-time conversion of the GGUF) is the opt-in for a GPU, since llama.cpp's wheel
+    on PyPI runs on the CPU."""
+    return "llama.cpp" if setting == "auto" else setting
 
 
 class EmbeddedPipeline(PipelineBase):
@@ -75,8 +75,11 @@ class EmbeddedPipeline(PipelineBase):
         self.model = model  # the transformers runtime's model and tokenizer
         self.tokenizer = tokenizer
         self.generator = Generator(model, tokenizer) if model is not None else None
+        # torch modules keep their weights in reference cycles
+        self.collect_after_close = model is not None
         self.llama = llama  # or the llama.cpp runtime, with its request options
         self.options = options or {}
+        self.notice = recognizer.placement.fallback if recognizer.placement else None
 
     @classmethod
     def load(cls, config: Config, progress: Progress | None = None) -> EmbeddedPipeline:
@@ -84,7 +87,7 @@ class EmbeddedPipeline(PipelineBase):
         cache = cache_dir(settings)
         packaged = CHAT_MODELS[settings.chat_model]
         device = device_kind(config.model.device)
-        runtime = chat_runtime(settings.chat_runtime, device)
+        runtime = chat_runtime(settings.chat_runtime)
         whisper_dir = assemble(WHISPER_BASE, cache, progress)
         if runtime == "llama.cpp":
             chat_dir = assemble(packaged, cache, progress)
@@ -102,12 +105,15 @@ class EmbeddedPipeline(PipelineBase):
                 chat_dir / packaged.filename, threads, gpu=device == "cuda"
             )
         try:
-            # With llama.cpp, Whisper loads on the background thread below, after the app
-            # is ready: the first clip needs it only once the user has spoken (a fifth of
-            # a warm start), and a clip that comes sooner waits for it.
+            # With llama.cpp on a CPU-only machine, Whisper loads on the background thread
+            # below, after the app is ready: the first clip needs it only once the user
+            # has spoken, and a clip that comes sooner waits for it. Where it may run on a
+            # GPU it loads now, so the status line says where it ended up.
             recognizer = Recognizer.from_settings(
-                whisper_dir, settings, threads, load_now=llama is None
+                whisper_dir, settings, threads, load_now=False, model_device=device
             )
+            if llama is None or recognizer.wanted != "cpu":
+                recognizer.load()
             if progress:
                 progress("Warming up", None)
             if llama is None:
@@ -126,7 +132,8 @@ class EmbeddedPipeline(PipelineBase):
             )
             return cls(
                 recognizer,
-                f"embedded: {whisper} + {settings.chat_model} in llama.cpp on cpu",
+                f"embedded: {whisper} {recognizer.where()} + {settings.chat_model} in "
+                "llama.cpp on cpu",
                 llama=llama,
                 options=llama_options(config.chunked_response.generation),
             )
@@ -143,7 +150,8 @@ class EmbeddedPipeline(PipelineBase):
         )
         pipeline = cls(
             recognizer,
-            f"embedded: {whisper} + {settings.chat_model} on {torch_device}, {dtype}",
+            f"embedded: {whisper} {recognizer.where()} + {settings.chat_model} on "
+            f"{torch_device}, {dtype}",
             model=model,
             tokenizer=AutoTokenizer.from_pretrained(chat_dir),
         )
@@ -214,5 +222,14 @@ class EmbeddedPipeline(PipelineBase):
         return produce
 
     def close(self) -> None:
+        """Let go of the chat model: llama.cpp's frees its memory itself; a transformers
+        model is dropped (its owner collects it: ``collect_after_close``) and a GPU's cached
+        blocks go back."""
         if self.llama is not None:
             self.llama.close()
+        if self.model is not None:
+            import torch
+
+            self.model = self.tokenizer = self.generator = None
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()

@@ -22,7 +22,7 @@ import numpy as np
 import soundfile as sf
 
 from core.config import Config, ServerSettings
-from core.models.devices import physical_cores
+from core.models.devices import device_kind, physical_cores
 from core.models.packaged import WHISPER_BASE, assemble, cache_dir
 from core.pipelines.base import Exchange, PipelineBase, Prepared, Progress
 from core.pipelines.recognizer import Recognizer
@@ -73,6 +73,11 @@ class ServerPipeline(PipelineBase):
         self.options = options
         self.recognizer = recognizer  # text-in only
         self.hears = recognizer is not None
+        self.notice = (
+            recognizer.placement.fallback
+            if recognizer and recognizer.placement
+            else None
+        )
         #: why the server did not answer when loaded (None: it did), for status lines
         self.problem = None
         settings = chat.settings
@@ -102,6 +107,7 @@ class ServerPipeline(PipelineBase):
                     whisper_dir,
                     config.embedded,
                     config.embedded.threads or physical_cores(),
+                    model_device=device_kind(config.model.device),
                 )
                 recognizer.warm_up()
             if progress:
