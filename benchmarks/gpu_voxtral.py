@@ -24,6 +24,7 @@ import torch
 from benchmarks.engine_overhead import machine
 from core import StreamingEngine
 from core.config import validate_config
+from core.models.devices import resolve_dtype
 from core.pipelines.audio_lm.families.voxtral import VoxtralBackend
 from core.pipelines.audio_lm.pipeline import AudioLMPipeline
 from testkit.signals import speech_like
@@ -65,7 +66,7 @@ def build_model(size: str, device: str, dtype: torch.dtype):
 
 
 async def measure(size: str, device: str, tokens: int, runs: int) -> dict:
-    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    dtype = resolve_dtype("auto", torch.device(device))  # as the app picks it
     started = time.perf_counter()
     model = build_model(size, device, dtype)
     vocab = model.config.text_config.vocab_size - VOXTRAL_NUM_SPECIAL

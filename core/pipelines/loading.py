@@ -4,6 +4,7 @@ the embedded default, a configured server or a server URL, a preset, a hub id or
 from __future__ import annotations
 
 from core.config import Config, ServerSettings
+from core.models.extras import require_audio_models
 from core.models.names import what_it_names
 from core.models.presets import resolve_preset
 from core.pipelines.base import Pipeline, Progress
@@ -33,11 +34,12 @@ def load_pipeline(config: Config, progress: Progress | None = None) -> Pipeline:
         from core.pipelines.server.pipeline import ServerPipeline
 
         return ServerPipeline.load(config, *server, progress)
+    model_id = resolve_preset(config.model.id)
+    require_audio_models(f"{model_id} (an audio model)")
     # transformers: imported only when needed
     from core.models.hub import model_files
     from core.pipelines.audio_lm.pipeline import AudioLMPipeline
 
-    model_id = resolve_preset(config.model.id)
     folder = model_files(model_id, progress)
     if progress:
         progress(f"Loading {model_id}", None)

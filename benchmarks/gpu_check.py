@@ -1,0 +1,244 @@
+"""The prepared check for an NVIDIA GPU machine: what the app finds there and how it runs.
+
+    .venv/bin/python -m benchmarks.gpu_check                       # on the GPU machine
+    .venv/bin/python -m benchmarks.gpu_check --size tiny --device cpu   # the same path, tiny
+
+It needs no network and no package index: the models are random weights of the real shapes
+(Voxtral-Mini-3B, and Qwen2.5-1.5B for the embedded chat in transformers), Whisper base and
+the tokenizer come from the packaged weights. It records:
+
+- the machine: NVIDIA driver, torch and its CUDA, bfloat16 support, CTranslate2's CUDA device
+  count and compute types, which cuBLAS libraries load, and the app's own note on the GPU;
+- where the recogniser ends up with ``recognizer_device: auto`` (and why, if not the GPU),
+  and what it hears of the sample question;
+- Voxtral's size through the engine (first chunk, tokens/s, engine / raw ``generate``);
+- the embedded chat in transformers on the device, through the real pipeline;
+- GPU memory allocated before each model and after it is closed.
+
+Prints one JSON object and writes benchmarks/results/gpu_check_<size>_<device>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ctypes
+import gc
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from benchmarks import gpu_voxtral
+from benchmarks.engine_overhead import machine
+from core import StreamingEngine
+from core.audio import resample, to_mono_float32
+from core.cli import read_clip
+from core.config import validate_config
+from core.models import devices
+from core.models.packaged import (
+    QWEN_CODER_05B,
+    WHISPER_BASE,
+    assemble,
+    default_cache_dir,
+)
+from core.pipelines.embedded.pipeline import EmbeddedPipeline
+from core.pipelines.recognizer import Recognizer
+from core.pipelines.recognizer_device import (
+    cuda_device_count,
+    preload_cuda12_libraries,
+)
+from testkit import paths
+
+HERE = Path(__file__).resolve().parent
+# Qwen2.5-1.5B-Instruct's shapes (its config.json)
+QWEN_15B = {
+    "hidden_size": 1536,
+    "intermediate_size": 8960,
+    "num_hidden_layers": 28,
+    "num_attention_heads": 12,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 32768,
+    "tie_word_embeddings": True,
+}
+QWEN_TINY = {
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 4096,
+    "tie_word_embeddings": True,
+}
+
+
+def _loads(name: str) -> bool:
+    try:
+        ctypes.CDLL(name)
+        return True
+    except OSError:
+        return False
+
+
+def environment() -> dict[str, Any]:
+    import ctranslate2
+
+    try:
+        ct2_cuda_types = sorted(ctranslate2.get_supported_compute_types("cuda"))
+    except Exception as exc:  # noqa: BLE001 - recorded, not raised
+        ct2_cuda_types = f"error: {exc}"
+    cuda = torch.cuda.is_available()
+    return {
+        "nvidia_driver_present": devices.nvidia_driver_present(),
+        "driver_version": devices.driver_version(),
+        "torch": torch.__version__,
+        "torch_cuda": torch.version.cuda,
+        "torch_sees_gpu": cuda,
+        "gpu": torch.cuda.get_device_name() if cuda else None,
+        "bf16_native": bool(cuda and torch.cuda.is_bf16_supported(False)),
+        "app_gpu_note": devices.unusable_gpu(),
+        "ctranslate2": ctranslate2.__version__,
+        "ctranslate2_cuda_devices": cuda_device_count(),
+        "ctranslate2_cuda_compute_types": ct2_cuda_types,
+        "cuda12_libraries_preloaded": preload_cuda12_libraries(),
+        "libraries_that_load": {
+            name: _loads(name)
+            for name in ("libcublas.so.12", "libcublas.so.13", "libcudnn.so.9")
+        },
+    }
+
+
+def _sample_question() -> np.ndarray:
+    samples, rate = read_clip(paths.SAMPLE_QUESTION)
+    return resample(to_mono_float32(samples), rate, 16000)
+
+
+def recognizer_check(wanted: str) -> tuple[Recognizer, dict[str, Any]]:
+    """Whisper base where ``wanted`` lets it run, on a thread of its own as in the app."""
+    folder = assemble(WHISPER_BASE, default_cache_dir())
+    with ThreadPoolExecutor(1) as pool:
+        started = time.perf_counter()
+        recognizer = pool.submit(
+            Recognizer, folder, "auto", "en", 2, device=wanted
+        ).result()
+        load_s = time.perf_counter() - started
+        clip = _sample_question()
+        pool.submit(recognizer.transcribe, clip).result()  # first call
+        started = time.perf_counter()
+        heard = pool.submit(recognizer.transcribe, clip).result()
+        ms = (time.perf_counter() - started) * 1000
+    placement = recognizer.placement
+    return recognizer, {
+        "wanted": wanted,
+        "device": placement.device,
+        "compute_type": placement.compute_type,
+        "fallback": placement.fallback,
+        "load_s": round(load_s, 2),
+        "heard": heard,
+        "recognition_ms": round(ms, 1),
+    }
+
+
+def _allocated(device: str) -> int | None:
+    if not device.startswith("cuda"):
+        return None
+    gc.collect()
+    torch.cuda.synchronize()
+    torch.cuda.empty_cache()
+    return torch.cuda.memory_allocated()
+
+
+async def embedded_chat_check(
+    recognizer: Recognizer, size: str, device: str, tokens: int
+) -> dict[str, Any]:
+    """The embedded default's transformers runtime: random weights of Qwen2.5-1.5B's
+    shapes, the packaged Qwen tokenizer, the real pipeline and engine on a spoken question."""
+    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+
+    before = _allocated(device)
+    folder = assemble(QWEN_CODER_05B, default_cache_dir())  # the same Qwen2.5 tokenizer
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=QWEN_CODER_05B.filename)
+    dtype = devices.resolve_dtype("auto", torch.device(device))
+    shapes = QWEN_15B if size == "full" else QWEN_TINY
+    config = Qwen2Config(vocab_size=len(tokenizer), **shapes)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        with torch.device(device):
+            model = Qwen2ForCausalLM(config).eval()
+    finally:
+        torch.set_default_dtype(previous)
+    model.generation_config.eos_token_id = None  # random weights: every token asked for
+    pipeline = EmbeddedPipeline(
+        recognizer, f"random {size} qwen2 on {device}", model=model, tokenizer=tokenizer
+    )
+    config = validate_config(
+        {
+            "model": {"id": "embedded", "device": device},
+            "memory": {"turns": 0},
+            "chunked_response": {"generation": {"max_new_tokens": tokens}},
+        }
+    )
+    engine = StreamingEngine.from_pipeline(config, pipeline)
+    clip = _sample_question()
+    finals = []
+    for _ in range(2):  # the first pays the kernels' first-call costs
+        async for item in engine.process_realtime_chunk_streaming(clip, "gpu-chat"):
+            final = item
+        assert final["success"], final
+        finals.append(final)
+    loaded = _allocated(device)
+    params = sum(p.numel() for p in model.parameters())
+    await engine.close()
+    pipeline.close()
+    del model, pipeline, engine
+    final = finals[-1]
+    return {
+        "dtype": str(dtype).removeprefix("torch."),
+        "params_b": round(params / 1e9, 3),
+        "heard": final["heard"],
+        "ttfc_ms": final["ttfc_ms"],
+        "tokens_per_s": final["tokens_per_s"],
+        "generated_tokens": final["generated_tokens"],
+        "gpu_allocated_before": before,
+        "gpu_allocated_loaded": loaded,
+        "gpu_allocated_after_close": _allocated(device),
+    }
+
+
+async def check(size: str, device: str, tokens: int, runs: int) -> dict[str, Any]:
+    report: dict[str, Any] = {"size": size, "device": device, "machine": machine()}
+    report["environment"] = environment()
+    wanted = "cpu" if device == "cpu" else "auto"
+    recognizer, report["recognizer"] = recognizer_check(wanted)
+    before = _allocated(device)
+    report["voxtral"] = await gpu_voxtral.measure(size, device, tokens, runs)
+    report["voxtral"]["gpu_allocated_before"] = before
+    report["voxtral"]["gpu_allocated_after_close"] = _allocated(device)
+    report["embedded_chat"] = await embedded_chat_check(
+        recognizer, size, device, tokens
+    )
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", choices=("full", "tiny"), default="full")
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--tokens", type=int, default=64)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--json", type=Path, help="where to write (default: results/)")
+    args = parser.parse_args()
+    result = asyncio.run(check(args.size, args.device, args.tokens, args.runs))
+    print(json.dumps(result))
+    device = args.device.split(":")[0]
+    out = args.json or HERE / "results" / f"gpu_check_{args.size}_{device}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
