@@ -20,7 +20,6 @@ Prints one JSON object and writes benchmarks/results/gpu_check_<size>_<device>.j
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import ctypes
 import gc
@@ -226,13 +225,7 @@ async def check(size: str, device: str, tokens: int, runs: int) -> dict[str, Any
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--size", choices=("full", "tiny"), default="full")
-    parser.add_argument("--device", default="cuda")
-    parser.add_argument("--tokens", type=int, default=64)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--json", type=Path, help="where to write (default: results/)")
-    args = parser.parse_args()
+    args = gpu_voxtral.arguments(__doc__.split("\n")[0])
     result = asyncio.run(check(args.size, args.device, args.tokens, args.runs))
     print(json.dumps(result))
     device = args.device.split(":")[0]

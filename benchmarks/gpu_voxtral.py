@@ -138,8 +138,9 @@ async def measure(size: str, device: str, tokens: int, runs: int) -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def arguments(description: str) -> argparse.Namespace:
+    """The GPU benchmarks' command line: size, device, tokens, runs, where to write."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--size", choices=("full", "tiny"), default="full")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--tokens", type=int, default=64)
@@ -147,7 +148,11 @@ def main() -> None:
     parser.add_argument(
         "--json", type=Path, help="where to write (default: benchmarks/results/)"
     )
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments(__doc__.split("\n")[0])
     result = asyncio.run(measure(args.size, args.device, args.tokens, args.runs))
     print(json.dumps(result))
     out = (

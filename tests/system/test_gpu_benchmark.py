@@ -1,4 +1,4 @@
-"""The GPU benchmark's script runs its whole path on the CPU at a tiny size."""
+"""The GPU benchmarks' scripts run their whole path on the CPU at a tiny size."""
 
 from __future__ import annotations
 
@@ -6,26 +6,13 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 
-def test_gpu_voxtral_benchmark_runs_tiny_on_cpu(tmp_path):
-    out = tmp_path / "gpu.json"
+def tiny_on_cpu(module: str, out: Path) -> dict:
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.gpu_voxtral",
-            "--size",
-            "tiny",
-            "--device",
-            "cpu",
-            "--tokens",
-            "8",
-            "--runs",
-            "1",
-            "--json",
-            str(out),
-        ],
+        [sys.executable, "-m", module, "--size", "tiny", "--device", "cpu"]
+        + ["--tokens", "8", "--runs", "1", "--json", str(out)],
         check=False,
         capture_output=True,
         text=True,
@@ -33,13 +20,16 @@ def test_gpu_voxtral_benchmark_runs_tiny_on_cpu(tmp_path):
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    report = json.loads(out.read_text())
+    return json.loads(out.read_text())
+
+
+def test_gpu_voxtral_benchmark_runs_tiny_on_cpu(tmp_path):
+    report = tiny_on_cpu("benchmarks.gpu_voxtral", tmp_path / "gpu.json")
     assert (
         report["size"] == "tiny" and report["device"] == "cpu" and report["tokens"] == 8
     )
-    assert (
-        report["prompt_tokens"] > 375
-    )  # the 30 s audio window is really in the prompt
+    # the 30 s audio window is really in the prompt
+    assert report["prompt_tokens"] > 375
     assert report["engine_throughput_ratio"] > 0 and report["ttfc_ms"] > 0
     assert report["raw_tokens_per_s"] > 0 and report["machine"]["cores"]
 
@@ -48,18 +38,7 @@ def test_the_gpu_check_runs_tiny_on_cpu(tmp_path):
     """benchmarks/gpu_check.py, the check prepared for an NVIDIA machine, on its whole path
     here: the machine's record, Whisper's placement and what it hears, Voxtral's shapes
     through the engine, the embedded chat in transformers through the real pipeline."""
-    out = tmp_path / "check.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.gpu_check", "--size", "tiny"]
-        + ["--device", "cpu", "--tokens", "8", "--runs", "1", "--json", str(out)],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    report = json.loads(out.read_text())
+    report = tiny_on_cpu("benchmarks.gpu_check", tmp_path / "check.json")
     machine = report["environment"]
     assert machine["ctranslate2"] and machine["ctranslate2_cuda_devices"] == 0
     assert machine["nvidia_driver_present"] is False and machine["app_gpu_note"] is None
