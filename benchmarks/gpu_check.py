@@ -98,7 +98,7 @@ def environment() -> dict[str, Any]:
         "torch_cuda": torch.version.cuda,
         "torch_sees_gpu": cuda,
         "gpu": torch.cuda.get_device_name() if cuda else None,
-        "bf16_native": bool(cuda and torch.cuda.is_bf16_supported(False)),
+        "compute_capability": torch.cuda.get_device_capability() if cuda else None,
         "app_gpu_note": devices.unusable_gpu(),
         "ctranslate2": ctranslate2.__version__,
         "ctranslate2_cuda_devices": cuda_device_count(),

@@ -13,15 +13,27 @@ import sys
 from pathlib import Path
 from typing import Any
 
-#: an NVIDIA driver's traces: Linux's kernel module, and WSL2's GPU bridge
-_NVIDIA_DRIVER = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/dxg")
+#: an NVIDIA driver's traces: Linux's kernel module
+_NVIDIA_DRIVER = ("/proc/driver/nvidia/version", "/dev/nvidiactl")
+#: WSL2's: its GPU bridge (any vendor's) and the NVIDIA driver's CUDA library beside it
+_WSL_NVIDIA = ("/dev/dxg", "/usr/lib/wsl/lib/libcuda.so.1")
 _DRIVER_VERSION = "/proc/driver/nvidia/version"
 #: the oldest Linux driver each CUDA major version runs on (NVIDIA's compatibility table)
 _DRIVER_FOR_CUDA = {12: 525, 13: 580}
 
 
 def nvidia_driver_present() -> bool:
-    return any(os.path.exists(path) for path in _NVIDIA_DRIVER)
+    return any(os.path.exists(path) for path in _NVIDIA_DRIVER) or all(
+        os.path.exists(path) for path in _WSL_NVIDIA
+    )
+
+
+def recognizer_target(model_device: str) -> str:
+    """What Whisper may try, from the ``model.device`` setting and the driver alone (not
+    torch: CTranslate2 runs on drivers too old for torch's CUDA, and finds out itself)."""
+    if model_device == "cpu" or model_device == "mps" or not nvidia_driver_present():
+        return "cpu"
+    return model_device
 
 
 def driver_version() -> str | None:
@@ -107,7 +119,8 @@ def resolve_dtype(dtype: str, device: Any) -> Any:
     if dtype == "auto":
         if device.type != "cuda":
             return torch.float32
-        native = torch.cuda.is_bf16_supported(including_emulation=False)
+        # computed natively from Ampere (compute capability 8) on, on this very GPU
+        native = torch.cuda.get_device_capability(device)[0] >= 8
         return torch.bfloat16 if native else torch.float16
     return {
         "float32": torch.float32,

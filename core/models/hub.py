@@ -51,13 +51,19 @@ def not_read(names: list[str]) -> list[str]:
     return NOT_READ if transformers_weights else []
 
 
+#: a hub that does not list the repository in this long is treated as one that won't say
+LISTING_TIMEOUT_S = 10.0
+
+
 def _listing(model_id: str) -> dict[str, int] | None:
     """The repository's files and their sizes, before any starts (None when the hub won't
     say)."""
     from huggingface_hub import HfApi
 
     try:
-        info = HfApi().model_info(model_id, files_metadata=True)
+        info = HfApi().model_info(
+            model_id, files_metadata=True, timeout=LISTING_TIMEOUT_S
+        )
     except Exception as exc:  # noqa: BLE001 - only the choice of files and the scale are lost
         log.debug("no file list for %s: %s", model_id, exc)
         return None

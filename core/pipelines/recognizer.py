@@ -233,4 +233,8 @@ class Recognizer:
         if self.placement is None:
             return "loading"
         where = f"on {self.placement.device}, {self.placement.compute_type}"
-        return f"{where} (the GPU is unusable)" if self.placement.fallback else where
+        return (
+            f"{where} (not on the GPU: see the note)"
+            if self.placement.fallback
+            else where
+        )

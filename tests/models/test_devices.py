@@ -23,17 +23,21 @@ PROPRIETARY = "NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.183.01  Sun M
 def driver(tmp_path, monkeypatch):
     """An NVIDIA kernel module that says ``text`` in /proc/driver/nvidia/version."""
 
-    def install(text: str | None, dxg: bool = False) -> None:
+    def install(text: str | None, wsl: tuple[str, ...] = ()) -> None:
+        """``wsl``: which of WSL2's traces are there (its bridge, NVIDIA's libcuda)."""
         traces = []
         if text is not None:
             version = tmp_path / "version"
             version.write_text(text)
             traces.append(str(version))
             monkeypatch.setattr(devices, "_DRIVER_VERSION", str(version))
-        if dxg:
-            (tmp_path / "dxg").touch()
-            traces.append(str(tmp_path / "dxg"))
         monkeypatch.setattr(devices, "_NVIDIA_DRIVER", tuple(traces))
+        for name in ("dxg", "libcuda.so.1"):
+            (tmp_path / name).unlink(missing_ok=True)
+            if name in wsl:
+                (tmp_path / name).touch()
+        bridge = (str(tmp_path / "dxg"), str(tmp_path / "libcuda.so.1"))
+        monkeypatch.setattr(devices, "_WSL_NVIDIA", bridge)
 
     return install
 
@@ -52,10 +56,23 @@ def test_the_driver_version_is_read_from_either_module(driver):
     assert devices.driver_version() == "535.183.01"
 
 
-def test_wsl2_counts_as_a_driver(driver):
-    driver(None, dxg=True)
+def test_wsl2_counts_as_a_driver_only_with_nvidias_library(driver):
+    driver(None, wsl=("dxg", "libcuda.so.1"))
     assert devices.nvidia_driver_present()
     assert devices.driver_version() is None
+    driver(None, wsl=("dxg",))  # WSL2 on an Intel or AMD GPU: a bridge, no NVIDIA
+    assert not devices.nvidia_driver_present()
+
+
+def test_whisper_may_try_the_gpu_whatever_torch_says(driver):
+    driver(
+        OPEN_MODULE
+    )  # a driver torch's CUDA 13 may refuse, CTranslate2's CUDA 12 not
+    assert devices.recognizer_target("auto") == "auto"
+    assert devices.recognizer_target("cuda:1") == "cuda:1"
+    assert devices.recognizer_target("cpu") == "cpu"
+    driver(None)
+    assert devices.recognizer_target("auto") == "cpu"
 
 
 def test_a_driver_too_old_for_torchs_cuda_is_said(driver, monkeypatch):
@@ -72,17 +89,22 @@ def test_a_cpu_build_of_torch_beside_a_gpu_is_said(driver):
     assert "CPU build" in devices.unusable_gpu()
 
 
-@pytest.mark.parametrize("native, expected", [(True, "bfloat16"), (False, "float16")])
-def test_bfloat16_only_where_the_card_computes_it(monkeypatch, native, expected):
+@pytest.mark.parametrize(
+    "capability, expected",
+    [((8, 6), "bfloat16"), ((9, 0), "bfloat16"), ((7, 5), "float16")],
+)
+def test_bfloat16_only_where_the_card_computes_it(monkeypatch, capability, expected):
+    """Ampere (8.x) and newer compute bfloat16; a Turing card (7.5) would emulate it."""
     asked = []
 
-    def supported(including_emulation=True):
-        asked.append(including_emulation)
-        return native or including_emulation  # torch counts emulation as support
+    def device_capability(device=None):
+        asked.append(device)
+        return capability
 
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", supported)
-    dtype = devices.resolve_dtype("auto", torch.device("cuda"))
-    assert dtype == getattr(torch, expected) and asked == [False]
+    monkeypatch.setattr(torch.cuda, "get_device_capability", device_capability)
+    dtype = devices.resolve_dtype("auto", torch.device("cuda:1"))
+    assert dtype == getattr(torch, expected)
+    assert asked == [torch.device("cuda:1")]  # the configured GPU, not the first
     assert devices.resolve_dtype("auto", torch.device("cpu")) == torch.float32
 
 

@@ -85,7 +85,7 @@ def test_auto_falls_back_to_the_cpu_and_says_why(
     assert placement.device == "cpu" and placement.compute_type == "int8"
     assert "libcublas.so.12" in placement.fallback
     assert "cuda-recognizer" in placement.fallback  # the command that fixes it
-    assert "the GPU is unusable" in heard.where()
+    assert "not on the GPU" in heard.where()
     assert "japan" in on_a_thread(heard.transcribe, question).lower()
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from core.config import Config
-from core.models.devices import device_kind, physical_cores, resolve_dtype
+from core.models.devices import physical_cores, recognizer_target, resolve_dtype
 from core.models.extras import require_audio_models
 from core.models.packaged import (
     CHAT_MODELS,
@@ -37,7 +37,7 @@ def _cpu_has_fast_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def chat_dtype(setting: str, device: str) -> Any:
+def chat_dtype(setting: str, device: Any) -> Any:
     """bfloat16 where it is computed natively (a GPU from Ampere on, a CPU with bf16
     instructions), float16 on an older GPU, float32 on other CPUs, where bf16 matmuls are
     emulated and slow."""
@@ -45,9 +45,11 @@ def chat_dtype(setting: str, device: str) -> Any:
 
     if setting != "auto":
         return getattr(torch, setting)
-    if device == "cuda":
-        return resolve_dtype("auto", torch.device("cuda"))
-    return torch.bfloat16 if device == "cpu" and _cpu_has_fast_bf16() else torch.float32
+    if device.type == "cuda":
+        return resolve_dtype("auto", device)
+    if device.type == "cpu" and _cpu_has_fast_bf16():
+        return torch.bfloat16
+    return torch.float32
 
 
 def chat_runtime(setting: str) -> str:
@@ -87,7 +89,6 @@ class EmbeddedPipeline(PipelineBase):
         settings = config.embedded
         cache = cache_dir(settings)
         packaged = CHAT_MODELS[settings.chat_model]
-        device = device_kind(config.model.device)
         runtime = chat_runtime(settings.chat_runtime)
         whisper_dir = assemble(WHISPER_BASE, cache, progress)
         if runtime == "llama.cpp":
@@ -103,16 +104,19 @@ class EmbeddedPipeline(PipelineBase):
         if runtime == "llama.cpp":
             # Not on a thread beside Whisper's load: xllamacpp's Server holds the GIL while
             # it loads, so the two would run one after the other anyway.
-            llama = LlamaChat(
-                chat_dir / packaged.filename, threads, gpu=device == "cuda"
-            )
+            # the PyPI wheel computes on the CPU, whatever GPU is there
+            llama = LlamaChat(chat_dir / packaged.filename, threads)
         try:
             # With llama.cpp on a CPU-only machine, Whisper loads on the background thread
             # below, after the app is ready: the first clip needs it only once the user
             # has spoken, and a clip that comes sooner waits for it. Where it may run on a
             # GPU it loads now, so the status line says where it ended up.
             recognizer = Recognizer.from_settings(
-                whisper_dir, settings, threads, load_now=False, model_device=device
+                whisper_dir,
+                settings,
+                threads,
+                load_now=False,
+                model_device=recognizer_target(config.model.device),
             )
             if llama is None or recognizer.wanted != "cpu":
                 recognizer.load()
@@ -144,7 +148,7 @@ class EmbeddedPipeline(PipelineBase):
         from core.models.devices import resolve_device
 
         torch_device = resolve_device(config.model.device)
-        dtype = chat_dtype(config.model.dtype, device)
+        dtype = chat_dtype(config.model.dtype, torch_device)
         model = (
             AutoModelForCausalLM.from_pretrained(chat_dir, dtype=dtype)
             .to(torch_device)

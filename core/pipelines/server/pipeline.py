@@ -22,7 +22,7 @@ import numpy as np
 import soundfile as sf
 
 from core.config import Config, ServerSettings
-from core.models.devices import device_kind, physical_cores
+from core.models.devices import physical_cores, recognizer_target
 from core.models.packaged import WHISPER_BASE, assemble, cache_dir
 from core.pipelines.base import Exchange, PipelineBase, Prepared, Progress
 from core.pipelines.recognizer import Recognizer
@@ -107,7 +107,7 @@ class ServerPipeline(PipelineBase):
                     whisper_dir,
                     config.embedded,
                     config.embedded.threads or physical_cores(),
-                    model_device=device_kind(config.model.device),
+                    model_device=recognizer_target(config.model.device),
                 )
                 recognizer.warm_up()
             if progress:
