@@ -9,6 +9,7 @@ import time
 import torch
 from PySide6.QtWidgets import QFileDialog
 
+from core.models import devices
 from desktop_app.widgets.chat_view import AnswerBubble, NoteLabel
 from testkit.tiny_model import TINY_SENTENCE
 from tests.conftest import speech_like, step_hook, thread_names
@@ -90,3 +91,22 @@ def test_closing_mid_answer_stops_it_and_leaves_no_thread(make_app, qtbot, sound
     assert bubbles(controller, AnswerBubble)[0].interrupted
     assert not controller.recorder.is_open
     qtbot.waitUntil(lambda: thread_names() <= before, timeout=5000)
+
+
+def test_a_gpu_torch_cannot_use_is_said_in_the_window(
+    make_app, qtbot, tmp_path, monkeypatch
+):
+    """An NVIDIA driver too old for torch's CUDA (the driver's /proc file and torch's CUDA
+    version injected): the model still loads, on the CPU, and the chat says why it is slow."""
+    version = tmp_path / "version"
+    version.write_text(
+        "NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.183.01  Sun\n"
+    )
+    monkeypatch.setattr(devices, "_NVIDIA_DRIVER", (str(version),))
+    monkeypatch.setattr(devices, "_DRIVER_VERSION", str(version))
+    monkeypatch.setattr(torch.version, "cuda", "13.0")
+    controller = make_app(model={"device": "auto"})
+    assert controller.state.value == "ready"
+    qtbot.waitUntil(lambda: bool(bubbles(controller, NoteLabel)), timeout=5000)
+    note = bubbles(controller, NoteLabel)[-1].text()
+    assert "driver 535.183.01" in note and "CUDA 13.0 needs driver 580" in note
