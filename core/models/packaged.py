@@ -238,9 +238,6 @@ def convert_gguf(
 ) -> Path:
     """A transformers folder converted once from the verified GGUF (which dequantizes on every
     load); later starts load the converted folder in seconds."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     source = assemble(model, cache_dir, progress)
     target = cache_dir / f"{model.name}-transformers"
     marker = target / "converted-from.json"
@@ -255,27 +252,7 @@ def convert_gguf(
         )
     work = Path(tempfile.mkdtemp(dir=cache_dir, prefix=f".{model.name}-converting-"))
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=model.filename)
-        # float32 is the GGUF loader's fast path; the weights are cast to bfloat16 below.
-        loaded = AutoModelForCausalLM.from_pretrained(
-            source, gguf_file=model.filename, dtype=torch.float32
-        )
-        # A GGUF load leaves a quantization entry in the config that stops save_pretrained;
-        # a fresh model from the cleaned config, given the dequantized weights, saves normally.
-        config_dict = loaded.config.to_dict()
-        config_dict.pop("quantization_config", None)
-        state = loaded.state_dict()
-        tied = "lm_head.weight" in state and torch.equal(
-            state["lm_head.weight"], state["model.embed_tokens.weight"]
-        )
-        config_dict["tie_word_embeddings"] = tied  # tied weights are stored once
-        config = type(loaded.config).from_dict(config_dict)
-        fresh = type(loaded)(config).to(torch.bfloat16)
-        fresh.load_state_dict(state, strict=False)
-        fresh.tie_weights()
-        fresh.generation_config = loaded.generation_config
-        fresh.save_pretrained(work)
-        tokenizer.save_pretrained(work)
+        convert_folder(source / model.filename, work, model.name)
         (work / "converted-from.json").write_text(
             json.dumps({"sha256": model.sha256, "upstream": model.upstream})
         )
@@ -285,3 +262,54 @@ def convert_gguf(
         shutil.rmtree(work, ignore_errors=True)
     log.info("converted %s into %s", model.name, target)
     return target
+
+
+def convert_folder(gguf: Path, out: Path, name: str) -> None:
+    """The GGUF's model and tokenizer saved into ``out`` as a bfloat16 transformers folder.
+
+    Every tensor the model needs must come from the file: transformers' GGUF loader would
+    leave a missing one at its random initial value, silently (an AssetError here)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # float32 is the GGUF loader's fast path; the weights are cast to bfloat16 below.
+    loaded, info = AutoModelForCausalLM.from_pretrained(
+        gguf.parent, gguf_file=gguf.name, dtype=torch.float32, output_loading_info=True
+    )
+    state = loaded.state_dict()
+    tied = "lm_head.weight" in state and torch.equal(
+        state["lm_head.weight"], state["model.embed_tokens.weight"]
+    )
+    missing = sorted(
+        set(info["missing_keys"]) - ({"lm_head.weight"} if tied else set())
+    )
+    if missing:
+        raise AssetError(
+            f"{name}: the GGUF lacks {len(missing)} tensor(s) the model needs "
+            f"({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}); converted, "
+            "they would keep random weights. Reinstall the model's packages, or use "
+            "embedded.chat_runtime: llama.cpp"
+        )
+    # A GGUF load leaves a quantization entry in the config that stops save_pretrained;
+    # a model built from the cleaned config, given the dequantized weights, saves normally.
+    # Built on the meta device and handed the weights, so no second full-size model of
+    # random float32 weights is ever made.
+    config_dict = loaded.config.to_dict()
+    config_dict.pop("quantization_config", None)
+    config_dict["tie_word_embeddings"] = tied  # tied weights are stored once
+    config = type(loaded.config).from_dict(config_dict)
+    with torch.device("meta"):
+        fresh = type(loaded)(config)
+    unfilled, _ = fresh.load_state_dict(state, strict=False, assign=True)
+    fresh.tie_weights()
+    still_meta = [n for n, p in fresh.named_parameters() if p.device.type == "meta"]
+    if still_meta or set(unfilled) - {"lm_head.weight"}:
+        raise AssetError(
+            f"{name}: converting left {', '.join(still_meta or unfilled)} without weights"
+        )
+    fresh = fresh.to(torch.bfloat16)
+    fresh.generation_config = loaded.generation_config
+    del loaded, state
+    fresh.save_pretrained(out)
+    tokenizer.save_pretrained(out)
