@@ -6,10 +6,8 @@ and importing it costs seconds of start-up.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -84,31 +82,6 @@ def resolve_device(device: str) -> Any:
             f"model.device is {device!r} but no CUDA GPU is available; use 'auto' or 'cpu'"
         )
     return resolved
-
-
-def _torch_installed() -> bool:
-    try:
-        return importlib.util.find_spec("torch") is not None
-    except ImportError:
-        return False
-
-
-def device_kind(device: str) -> str:
-    """``cpu``, ``cuda`` or ``mps`` for a ``model.device`` setting. On Linux with no NVIDIA
-    driver loaded there is no CUDA device to find, so ``auto`` is answered without torch."""
-    if device == "cpu":
-        return "cpu"
-    if (
-        device == "auto"
-        and sys.platform.startswith("linux")
-        and not nvidia_driver_present()
-    ):
-        return "cpu"
-    if not _torch_installed():
-        # The embedded default's install, without PyTorch: a driver is what offers CUDA
-        # (CTranslate2 checks for itself whether it can use it).
-        return "cuda" if nvidia_driver_present() and device != "mps" else "cpu"
-    return resolve_device(device).type
 
 
 def resolve_dtype(dtype: str, device: Any) -> Any:

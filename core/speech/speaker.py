@@ -22,6 +22,7 @@ from typing import Any
 
 import soundfile as sf
 
+from core.config import SpeechSettings
 from core.speech.sentences import SentenceSplitter
 from core.speech.sinks import DeviceSink, Sink, WavSink
 from core.speech.voice import Voice, VoiceError
@@ -145,7 +146,7 @@ class Speaker:
 
 def speaker_for(
     voice: Voice | VoiceProcess,
-    settings: Any,
+    settings: SpeechSettings,
     *,
     to_file: Path | None = None,
     device: int | str | None = None,

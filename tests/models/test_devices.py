@@ -46,7 +46,7 @@ def test_no_driver_no_note(driver):
     driver(None)
     assert not devices.nvidia_driver_present()
     assert devices.unusable_gpu() is None
-    assert devices.device_kind("auto") == "cpu"
+    assert devices.recognizer_target("auto") == "cpu"
 
 
 def test_the_driver_version_is_read_from_either_module(driver):

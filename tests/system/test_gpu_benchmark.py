@@ -41,6 +41,7 @@ def test_the_gpu_check_runs_tiny_on_cpu(tmp_path):
     report = tiny_on_cpu("benchmarks.gpu_check", tmp_path / "check.json")
     machine = report["environment"]
     assert machine["ctranslate2"] and machine["ctranslate2_cuda_devices"] == 0
+    assert machine["cuda_libraries_mapped"] == []  # none on this machine
     assert machine["nvidia_driver_present"] is False and machine["app_gpu_note"] is None
     recognizer = report["recognizer"]
     assert recognizer["device"] == "cpu" and recognizer["compute_type"] == "int8"
