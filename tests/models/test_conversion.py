@@ -1,9 +1,11 @@
 """The GGUF to transformers conversion (``embedded.chat_runtime: transformers``) on the real
 packaged SmolLM2 GGUF: every tensor comes from the file or the conversion is refused, and
-the converted bfloat16 model computes what the GGUF's own weights compute."""
+the converted bfloat16 model computes what llama.cpp computes from the same file."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from types import SimpleNamespace
 
 import gguf
@@ -59,7 +61,32 @@ def test_a_gguf_lacking_a_tensor_is_refused(packaged_gguf, tmp_path):
     assert list(out.iterdir()) == []  # nothing half-written
 
 
-def test_the_packaged_gguf_converts_whole_and_computes_the_same(
+def llama_cpp_logprobs(gguf_file, prompts: list[list[int]]) -> list[dict[int, float]]:
+    """llama.cpp's own next-token log-probabilities (its top 10) after each token prompt,
+    from the xllamacpp wheel the app runs the GGUF with."""
+    import xllamacpp
+
+    params = xllamacpp.CommonParams()
+    params.model.path = str(gguf_file)
+    params.n_ctx = 256
+    params.n_gpu_layers = 0
+    params.verbosity = -1
+    params.warmup = False
+    with tempfile.TemporaryDirectory() as folder:
+        params.hostnames = [os.path.join(folder, "llama.sock")]
+        server = xllamacpp.Server(params)
+        found = []
+        for ids in prompts:
+            request = {"prompt": ids, "n_predict": 1, "n_probs": 10}
+            request |= {"temperature": 0, "post_sampling_probs": False}
+            reply = server.handle_completions(request)
+            top = reply["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+            found.append({t["id"]: t["logprob"] for t in top})
+        del server
+    return found
+
+
+def test_the_packaged_gguf_converts_whole_and_computes_what_llama_cpp_computes(
     packaged_gguf, tmp_path
 ):
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -69,16 +96,16 @@ def test_the_packaged_gguf_converts_whole_and_computes_the_same(
     convert_folder(packaged_gguf, out, "smollm2-135m-instruct")
     converted = AutoModelForCausalLM.from_pretrained(out, dtype=torch.bfloat16).eval()
     assert converted.dtype == torch.bfloat16
-    reference = AutoModelForCausalLM.from_pretrained(
-        packaged_gguf.parent, gguf_file=packaged_gguf.name, dtype=torch.float32
-    ).eval()
     tokenizer = AutoTokenizer.from_pretrained(out)
-    for prompt in PROMPTS:
-        ids = tokenizer(prompt, return_tensors="pt").input_ids
+    prompts = [tokenizer(prompt).input_ids for prompt in PROMPTS]
+    for prompt, ids, theirs in zip(
+        PROMPTS, prompts, llama_cpp_logprobs(packaged_gguf, prompts), strict=True
+    ):
         with torch.inference_mode():
-            ours = converted(ids).logits[0, -1].float()
-            theirs = reference(ids).logits[0, -1]
-        # bfloat16 rounding only: the same next word, and the same logits to within it
-        assert ours.argmax() == theirs.argmax(), prompt
-        similarity = torch.nn.functional.cosine_similarity(ours, theirs, dim=0)
-        assert similarity > 0.99, (prompt, float(similarity))
+            logits = converted(torch.tensor([ids])).logits[0, -1].float()
+        ours = torch.log_softmax(logits, dim=-1)
+        # llama.cpp quantises activations, ours rounds to bfloat16: about 0.2 nats apart
+        gaps = {t: abs(float(ours[t]) - lp) for t, lp in theirs.items()}
+        assert max(gaps.values()) < 0.5, (prompt, gaps)
+        ranked = sorted(theirs, key=theirs.get, reverse=True)
+        assert int(ours.argmax()) in ranked[:2], (prompt, ranked[:2])
