@@ -2,10 +2,14 @@
 
     .venv/bin/python -m benchmarks.gpu_check                       # on the GPU machine
     .venv/bin/python -m benchmarks.gpu_check --size tiny --device cpu   # the same path, tiny
+    python3 -m benchmarks.gpu_check --assets .gpu/assets.tar.gz   # a bare GPU machine
 
 It needs no network and no package index: the models are random weights of the real shapes
-(Voxtral-Mini-3B, and Qwen2.5-1.5B for the embedded chat in transformers), Whisper base and
-the tokenizer come from the packaged weights. It records:
+(Voxtral-Mini-3B, and Qwen2.5-1.5B for the embedded chat in transformers). Whisper base and
+the Qwen tokenizer come from the packaged weights where the app is installed; on a machine
+without them, from the few MB that ``benchmarks.gpu_bundle`` writes, Whisper then with random
+weights of base's shapes (what it hears is noise; where it runs and how fast is not). It
+records:
 
 - the machine: NVIDIA driver, torch and its CUDA, bfloat16 support, CTranslate2's CUDA device
   count and compute types, which cuBLAS and cuDNN files are mapped (after Whisper, after
@@ -23,7 +27,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib.util
 import json
+import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -32,7 +39,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks import gpu_voxtral
+if importlib.util.find_spec("av") is None:
+    # faster-whisper imports PyAV only to decode files, which the check never asks of it;
+    # its 35 MB wheel does not fit the bundle a bare GPU machine gets (gpu_bundle.py)
+    sys.modules["av"] = type(sys)("av")
+
+from benchmarks import gpu_bundle, gpu_voxtral
 from benchmarks.engine_overhead import machine
 from core import StreamingEngine
 from core.audio import resample, to_mono_float32
@@ -114,9 +126,9 @@ def _sample_question() -> np.ndarray:
     return resample(to_mono_float32(samples), rate, 16000)
 
 
-def recognizer_check(wanted: str) -> tuple[Recognizer, dict[str, Any]]:
-    """Whisper base where ``wanted`` lets it run, on a thread of its own as in the app."""
-    folder = assemble(WHISPER_BASE, default_cache_dir())
+def recognizer_check(wanted: str, folder: Path) -> tuple[Recognizer, dict[str, Any]]:
+    """Whisper from ``folder`` where ``wanted`` lets it run, on a thread of its own as in
+    the app."""
     with ThreadPoolExecutor(1) as pool:
         started = time.perf_counter()
         recognizer = pool.submit(
@@ -149,16 +161,24 @@ def _allocated(device: str) -> int | None:
     return torch.cuda.memory_allocated()
 
 
+def qwen_tokenizer(assets: Path | None):
+    """The Qwen2.5 tokenizer: from the bundle's assets, else the packaged Qwen GGUF."""
+    from transformers import AutoTokenizer
+
+    if assets is not None:
+        return AutoTokenizer.from_pretrained(assets / "qwen-tokenizer")
+    folder = assemble(QWEN_CODER_05B, default_cache_dir())  # the same Qwen2.5 tokenizer
+    return AutoTokenizer.from_pretrained(folder, gguf_file=QWEN_CODER_05B.filename)
+
+
 async def embedded_chat_check(
-    recognizer: Recognizer, size: str, device: str, tokens: int
+    recognizer: Recognizer, tokenizer, size: str, device: str, tokens: int
 ) -> dict[str, Any]:
     """The embedded default's transformers runtime: random weights of Qwen2.5-1.5B's
-    shapes, the packaged Qwen tokenizer, the real pipeline and engine on a spoken question."""
-    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+    shapes, the Qwen tokenizer, the real pipeline and engine on a spoken question."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM
 
     before = _allocated(device)
-    folder = assemble(QWEN_CODER_05B, default_cache_dir())  # the same Qwen2.5 tokenizer
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=QWEN_CODER_05B.filename)
     dtype = devices.resolve_dtype("auto", torch.device(device))
     shapes = QWEN_15B if size == "full" else QWEN_TINY
     config = Qwen2Config(vocab_size=len(tokenizer), **shapes)
@@ -207,11 +227,18 @@ async def embedded_chat_check(
     }
 
 
-async def check(size: str, device: str, tokens: int, runs: int) -> dict[str, Any]:
+async def check(
+    size: str, device: str, tokens: int, runs: int, assets: Path | None, work: Path
+) -> dict[str, Any]:
     report: dict[str, Any] = {"size": size, "device": device, "machine": machine()}
     wanted = "cpu" if device == "cpu" else "auto"
+    if assets is None:
+        whisper = assemble(WHISPER_BASE, default_cache_dir())
+    else:
+        whisper = gpu_bundle.random_whisper(assets, size, work / "whisper")
+    report["whisper_weights"] = "packaged" if assets is None else "random"
     # Whisper first, as at the app's start: nothing else has loaded CUDA libraries yet
-    recognizer, report["recognizer"] = recognizer_check(wanted)
+    recognizer, report["recognizer"] = recognizer_check(wanted, whisper)
     report["environment"] = environment()
     before = _allocated(device)
     report["voxtral"] = await gpu_voxtral.measure(size, device, tokens, runs)
@@ -219,14 +246,20 @@ async def check(size: str, device: str, tokens: int, runs: int) -> dict[str, Any
     report["voxtral"]["gpu_allocated_before"] = before
     report["voxtral"]["gpu_allocated_after_close"] = _allocated(device)
     report["embedded_chat"] = await embedded_chat_check(
-        recognizer, size, device, tokens
+        recognizer, qwen_tokenizer(assets), size, device, tokens
     )
     return report
 
 
 def main() -> None:
-    args = gpu_voxtral.arguments(__doc__.split("\n")[0])
-    result = asyncio.run(check(args.size, args.device, args.tokens, args.runs))
+    args = gpu_voxtral.arguments(__doc__.split("\n")[0], assets=True)
+    with tempfile.TemporaryDirectory() as work:
+        assets = None
+        if args.assets is not None:
+            assets = gpu_bundle.unpack_assets(args.assets, Path(work) / "assets")
+        result = asyncio.run(
+            check(args.size, args.device, args.tokens, args.runs, assets, Path(work))
+        )
     print(json.dumps(result))
     device = args.device.split(":")[0]
     out = args.json or HERE / "results" / f"gpu_check_{args.size}_{device}.json"

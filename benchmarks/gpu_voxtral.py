@@ -138,8 +138,9 @@ async def measure(size: str, device: str, tokens: int, runs: int) -> dict:
     }
 
 
-def arguments(description: str) -> argparse.Namespace:
-    """The GPU benchmarks' command line: size, device, tokens, runs, where to write."""
+def arguments(description: str, assets: bool = False) -> argparse.Namespace:
+    """The GPU benchmarks' command line: size, device, tokens, runs, where to write (and,
+    for the GPU check, the bundle's assets)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--size", choices=("full", "tiny"), default="full")
     parser.add_argument("--device", default="cuda")
@@ -148,6 +149,12 @@ def arguments(description: str) -> argparse.Namespace:
     parser.add_argument(
         "--json", type=Path, help="where to write (default: benchmarks/results/)"
     )
+    if assets:
+        parser.add_argument(
+            "--assets",
+            type=Path,
+            help="the tokenizers from benchmarks.gpu_bundle, for a machine without the app",
+        )
     return parser.parse_args()
 
 
