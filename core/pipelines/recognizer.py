@@ -23,6 +23,7 @@ from core.pipelines.recognizer_device import (
     Placement,
     Wanted,
     compute_type_for,
+    gpu_index,
     open_whisper,
     wanted_device,
 )
@@ -57,14 +58,16 @@ class Recognizer:
         beam_size: int = 1,
         load_now: bool = True,
         device: Wanted = "auto",
+        gpu_index: int = 0,
     ) -> None:
         """``load_now=False``: Whisper is loaded by a later ``load()`` (on a background
         thread, after the app is ready); a clip that comes first waits for it. ``device``:
-        where it may run (``core.pipelines.recognizer_device``)."""
+        where it may run (``core.pipelines.recognizer_device``), on GPU ``gpu_index``."""
         from faster_whisper.tokenizer import Tokenizer
 
         self._model_args = (str(folder), compute_type, threads)
         self.wanted: Wanted = device
+        self.gpu_index = gpu_index
         #: where Whisper runs: known before loading on the CPU, else once loaded
         self.placement: Placement | None = (
             Placement("cpu", compute_type_for(compute_type, "cpu", set()))
@@ -96,7 +99,7 @@ class Recognizer:
         folder, compute_type, threads = self._model_args
         try:
             self._whisper, self.placement = open_whisper(
-                folder, self.wanted, compute_type, threads
+                folder, self.wanted, compute_type, threads, self.gpu_index
             )
         except BaseException as exc:
             self._load_error = exc
@@ -138,6 +141,7 @@ class Recognizer:
             beam_size=settings.recognizer_beam_size,
             load_now=load_now,
             device=wanted_device(settings.recognizer_device, model_device),
+            gpu_index=gpu_index(model_device),
         )
 
     def segments(self, samples: np.ndarray) -> Iterator[tuple[str, int]]:

@@ -51,6 +51,8 @@ class Placement:
     compute_type: str
     #: why the GPU is not used although ``auto`` tried it, for the status line and the log
     fallback: str | None = None
+    #: which GPU, on ``cuda`` (``model.device: cuda:1`` is the second)
+    index: int = 0
 
 
 def wanted_device(recognizer_device: str, model_device: str) -> Wanted:
@@ -58,6 +60,12 @@ def wanted_device(recognizer_device: str, model_device: str) -> Wanted:
     if recognizer_device != "auto":
         return recognizer_device  # type: ignore[return-value]
     return "cpu" if model_device == "cpu" else "auto"
+
+
+def gpu_index(model_device: str) -> int:
+    """The GPU ``model.device`` names: ``cuda:1`` is 1; ``cuda`` and ``auto`` the first."""
+    _, _, index = model_device.partition(":")
+    return int(index) if index.isdigit() else 0
 
 
 def compute_type_for(setting: str, device: str, supported: set[str]) -> str:
@@ -121,9 +129,9 @@ def _first_recognition(model: Any) -> None:
 
 
 def open_whisper(
-    folder: str, wanted: Wanted, compute_setting: str, threads: int
+    folder: str, wanted: Wanted, compute_setting: str, threads: int, index: int = 0
 ) -> tuple[Any, Placement]:
-    """Whisper loaded where ``wanted`` says, and where it ended up."""
+    """Whisper loaded where ``wanted`` says (on GPU ``index``), and where it ended up."""
     from faster_whisper import WhisperModel
 
     fallback = None
@@ -134,7 +142,16 @@ def open_whisper(
                 "embedded.recognizer_device is cuda, but CTranslate2 finds no CUDA GPU "
                 "(no NVIDIA driver, or one too old for CUDA 12); set it to auto or cpu"
             )
-        if count:
+        if count and index >= count:
+            missing = (
+                f"model.device names GPU {index}, but CTranslate2 finds {count} "
+                f"(numbered from 0)"
+            )
+            if wanted == "cuda":
+                raise RecognizerDeviceError(f"{missing}; set model.device to cuda:0")
+            fallback = f"speech recognition runs on the CPU: {missing}"
+            log.warning("%s", fallback)
+        elif count:
             try:
                 import ctranslate2
 
@@ -142,11 +159,13 @@ def open_whisper(
                 compute_type = compute_type_for(
                     compute_setting,
                     "cuda",
-                    ctranslate2.get_supported_compute_types("cuda"),
+                    ctranslate2.get_supported_compute_types("cuda", index),
                 )
-                model = WhisperModel(folder, device="cuda", compute_type=compute_type)
+                model = WhisperModel(
+                    folder, device="cuda", device_index=index, compute_type=compute_type
+                )
                 _first_recognition(model)
-                return model, Placement("cuda", compute_type)
+                return model, Placement("cuda", compute_type, index=index)
             except Exception as exc:  # noqa: BLE001 - any failure: the CPU, with the reason
                 if wanted == "cuda":
                     raise RecognizerDeviceError(

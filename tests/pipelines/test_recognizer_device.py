@@ -13,11 +13,13 @@ import faster_whisper
 import pytest
 
 from core.audio import resample
+from core.config import validate_config
 from core.models.packaged import WHISPER_BASE, assemble, default_cache_dir
 from core.pipelines.recognizer import Recognizer
 from core.pipelines.recognizer_device import (
     RecognizerDeviceError,
     compute_type_for,
+    gpu_index,
     missing_library,
     wanted_device,
 )
@@ -122,11 +124,45 @@ def test_no_gpu_counted_means_the_cpu_without_a_note(whisper_dir):
     assert heard.placement.fallback is None
 
 
+def test_a_gpu_beyond_those_counted_is_the_cpu_with_the_reason_or_an_error(
+    whisper_dir, a_gpu_counted
+):
+    """``model.device: cuda:1`` on a one-GPU machine (CTranslate2 counts one)."""
+    heard = recognizer(whisper_dir, "auto", "en", 1, device="auto", gpu_index=1)
+    assert heard.placement.device == "cpu"
+    assert "names GPU 1, but CTranslate2 finds 1" in heard.placement.fallback
+    with pytest.raises(RecognizerDeviceError, match="set model.device to cuda:0"):
+        recognizer(whisper_dir, "auto", "en", 1, device="cuda", gpu_index=1)
+
+
+def test_the_gpu_named_is_the_one_whisper_is_opened_on(
+    whisper_dir, monkeypatch, a_gpu_counted
+):
+    asked = []
+    real = faster_whisper.WhisperModel
+
+    class Recorded(real):
+        def __init__(self, *args, device="auto", device_index=0, **kwargs):
+            asked.append((device, device_index))
+            if device == "cuda":
+                raise RuntimeError(NO_CUBLAS)
+            super().__init__(*args, device=device, **kwargs)
+
+    monkeypatch.setattr(faster_whisper, "WhisperModel", Recorded)
+    monkeypatch.setattr(ctranslate2, "get_cuda_device_count", lambda: 2)
+    settings = validate_config({"embedded": {"recognizer_device": "auto"}}).embedded
+    on_a_thread(
+        Recognizer.from_settings, whisper_dir, settings, 1, model_device="cuda:1"
+    )
+    assert asked == [("cuda", 1), ("cpu", 0)]
+
+
 def test_the_choice_follows_the_settings():
     assert wanted_device("auto", "cpu") == "cpu"
     assert wanted_device("auto", "cuda") == "auto"
     assert wanted_device("cuda", "cpu") == "cuda"
     assert wanted_device("cpu", "cuda") == "cpu"
+    assert [gpu_index(d) for d in ("cuda:1", "cuda", "auto", "cpu")] == [1, 0, 0, 0]
     assert compute_type_for("auto", "cpu", set()) == "int8"
     assert compute_type_for("auto", "cuda", {"float16", "float32"}) == "float16"
     # a card that refuses what we prefer gets what it has
