@@ -141,6 +141,16 @@ def rms_dbfs(samples: np.ndarray) -> float:
     )
 
 
+def with_peak_at(
+    samples: np.ndarray, peak_dbfs: float, target_dbfs: float, max_gain_db: float = 40.0
+) -> np.ndarray:
+    """``samples`` amplified so a frame at ``peak_dbfs`` comes to ``target_dbfs`` (at most
+    ``max_gain_db``; never quieter), kept within full scale."""
+    gain_db = min(max(target_dbfs - peak_dbfs, 0.0), max_gain_db)
+    louder = samples * np.float32(10 ** (gain_db / 20))
+    return np.clip(louder, -1.0, 1.0).astype(np.float32, copy=False)
+
+
 @dataclass(frozen=True)
 class SpeechEstimate:
     speech_s: float

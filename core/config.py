@@ -100,6 +100,7 @@ class AudioSettings(_Section):
     )
     silence_threshold_dbfs: float = Field(-45.0, ge=-100.0, lt=0.0)
     min_speech_s: float = Field(0.2, ge=0.0, le=10.0)
+    quiet_speech: Literal["silero", "off"] = "silero"
     min_clip_s: float = Field(0.1, gt=0.0, le=10.0)
     max_clip_s: float = Field(30.0, gt=0.0, le=3600.0)
     handoff: Literal["auto", "memory", "file"] = "auto"

@@ -4,7 +4,8 @@ The path of a clip, top to bottom (each step is a method below, in this order):
 
 1. ``_check_call``      - the engine is loaded and the mode exists
 2. ``_prepare_audio``   - any array/tensor -> mono float32 at the processor's rate
-3. ``_detect_speech``   - energy gate: silence never reaches the model
+3. ``_detect_speech``   - energy gate, then Silero VAD for quiet clips: silence never
+                          reaches the model
 4. ``_prepare_turn``    - the pipeline turns the clip (and remembered turns) into model
                           inputs: an audio model's processor, or recognition + chat template
 5. ``_start_generation``- ``model.generate`` in a thread with a streamer and a stop switch
@@ -30,7 +31,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from core import audio
+from core import audio, voice_activity
 from core.chunking import WordChunker
 from core.config import MODES, Config
 from core.errors import (
@@ -58,6 +59,11 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # Speech after a preview's part of the clip beyond this means more was said (a 40 ms
 # click or breath does not).
 TAIL_SPEECH_S = 0.04
+# Silero's least speech for a clip the level gate found silent: a click or a cough can give
+# it a frame or two
+QUIET_SPEECH_MIN_S = 0.3
+# where a quiet clip's loudest 20 ms frame is brought before the model hears it
+QUIET_TARGET_DBFS = -20.0
 
 
 def _signal_handlers() -> dict[int, Any]:
@@ -232,7 +238,14 @@ class StreamingEngine:
             self._check_call(mode)
             rate = self.config.audio.sample_rate if sample_rate is None else sample_rate
             samples = await self._offload(self._prepare_audio, audio_data, rate)
-            self._detect_speech(samples, chunk_id)
+            turn.quiet_dbfs = await self._offload(
+                self._detect_speech, samples, chunk_id
+            )
+            if turn.quiet_dbfs is not None:
+                # as an input gain would: Whisper repeats itself on speech this quiet
+                samples = audio.with_peak_at(
+                    samples, turn.quiet_dbfs, QUIET_TARGET_DBFS
+                )
             heard = await self._previewed_transcript(audio_data, rate, mode)
             async with self._generation_lock():
                 prepared = await self._offload(self._prepare_turn, samples, mode, heard)
@@ -382,22 +395,37 @@ class StreamingEngine:
             limits.max_clip_s,
         )
 
-    def _detect_speech(self, samples: np.ndarray, chunk_id: Any) -> None:
+    def _detect_speech(self, samples: np.ndarray, chunk_id: Any) -> float | None:
+        """Raise ``no_speech`` for a clip without speech; return the clip's loudest level
+        when only Silero heard it (the microphone is quiet), else None."""
         settings = self.config.audio
-        estimate = audio.estimate_speech(
-            samples, self.pipeline.sample_rate, settings.silence_threshold_dbfs
-        )
-        if not estimate.has_speech(settings.min_speech_s):
-            raise EngineError(
-                ErrorCode.NO_SPEECH,
-                f"{estimate.speech_s:.2f} s above {settings.silence_threshold_dbfs:g} dBFS "
-                f"(loudest {estimate.peak_dbfs:.1f} dBFS); {settings.min_speech_s:g} s needed",
-            )
+        rate = self.pipeline.sample_rate
+        estimate = audio.estimate_speech(samples, rate, settings.silence_threshold_dbfs)
         log.debug(
             "chunk_id=%s speech %.2f s, peak %.1f dBFS",
             chunk_id,
             estimate.speech_s,
             estimate.peak_dbfs,
+        )
+        if estimate.has_speech(settings.min_speech_s):
+            return None
+        heard_s = None
+        if settings.quiet_speech == "silero":
+            heard_s = voice_activity.speech_seconds(samples, rate)
+            if heard_s >= max(settings.min_speech_s, QUIET_SPEECH_MIN_S):
+                log.info(
+                    "chunk_id=%s quiet speech: %.2f s by Silero VAD, peak %.1f dBFS",
+                    chunk_id,
+                    heard_s,
+                    estimate.peak_dbfs,
+                )
+                return estimate.peak_dbfs
+        vad = "" if heard_s is None else f", {heard_s:.2f} s of speech by Silero VAD"
+        raise EngineError(
+            ErrorCode.NO_SPEECH,
+            f"{estimate.speech_s:.2f} s above {settings.silence_threshold_dbfs:g} dBFS "
+            f"(loudest {estimate.peak_dbfs:.1f} dBFS){vad}; "
+            f"{settings.min_speech_s:g} s needed",
         )
 
     def _prepare_turn(
@@ -509,6 +537,12 @@ class StreamingEngine:
                 "first_token_ms": round(turn.ms_since_start(first_token), 3)
                 if first_token
                 else None,
+                # heard by Silero only: the window suggests raising the input gain
+                **(
+                    {"quiet_input_dbfs": round(turn.quiet_dbfs, 1)}
+                    if turn.quiet_dbfs is not None
+                    else {}
+                ),
             },
         )
         log.info(

@@ -49,6 +49,8 @@ class Turn:
         self.first_chunk_at: float | None = None
         self.final_sent = False
         self.heard: str | None = None
+        #: the loudest level of a clip only Silero VAD heard speech in (a quiet microphone)
+        self.quiet_dbfs: float | None = None
         self.texts: list[str] = []
         self.failed = False
 

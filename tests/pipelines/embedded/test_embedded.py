@@ -40,6 +40,7 @@ from core import StreamingEngine, load_config
 from core.models.packaged import WHISPER_BASE, assemble, default_cache_dir
 from core.pipelines.recognizer import Recognizer
 from testkit import paths, real_speech
+from testkit.conditions import at_gain, click, hum, pink_noise
 from testkit.netguard import MARK
 from testkit.questions import MEMORY_PAIRS, QUESTIONS, TRANSCRIBED_SENTENCE
 from testkit.voices import (
@@ -223,8 +224,36 @@ async def test_silence_and_noise_never_reach_the_models(embedded):
     engine, _ = embedded
     silent = await engine.process_realtime_chunk(np.zeros(32000, np.float32), "quiet")
     assert silent["error"] == "no_speech"
-    hum = (0.001 * np.sin(np.arange(32000) / 16000 * 2 * np.pi * 50)).astype(np.float32)
-    assert (await engine.process_realtime_chunk(hum, "hum"))["error"] == "no_speech"
+    for name, sound in [
+        ("hum", hum(2, 16000, 0.001)),
+        ("hum-dc", hum(2, 16000, 0.004, dc=0.02)),
+        ("fan", pink_noise(2, 16000, -50)),
+        ("click", click(2, 16000)),
+    ]:
+        reply = await engine.process_realtime_chunk(sound, name)
+        assert reply["error"] == "no_speech", (name, reply)
+        assert (
+            "by Silero VAD" in reply["detail"]
+        )  # below the gate, and Silero heard none
+
+
+async def test_very_quiet_speech_is_heard_and_answered(embedded):
+    """35 dB below the voice's level (a laptop microphone at arm's length, a low input
+    gain): the level gate alone answered none of these with no_speech."""
+    engine, _ = embedded
+    right, rows = 0, []
+    for i, q in enumerate(QUESTIONS[:4]):
+        engine.clear_history()
+        samples, rate = speak(q.question, voice=PIPER)
+        reply = await engine.process_realtime_chunk(
+            at_gain(samples, -35), f"quiet{i}", sample_rate=rate
+        )
+        assert reply["success"], reply
+        assert reply["timings"]["quiet_input_dbfs"] < -40  # the window's hint
+        right += q.answered_by(reply["text"])
+        rows.append((q.question, reply["heard"], reply["text"]))
+    engine.clear_history()
+    assert right >= 3, rows
 
 
 async def test_barge_in_stops_the_chat_model(embedded):
