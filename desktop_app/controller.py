@@ -82,6 +82,9 @@ class Controller(QObject):
         self.settings = settings
         self.closing = False
         self.turns: list[TurnRecord] = []
+        self._quiet_noted = (
+            False  # the quiet-microphone note shown, until a normal clip
+        )
         self.pending: tuple[np.ndarray, int] | None = None
         #: the latest turn and preview, which a model switch stops and waits for
         self.users = EngineUsers()
@@ -432,11 +435,26 @@ class Controller(QObject):
             if not answer.chunks:
                 answer.show_note("(the model gave no answer)")
             answer.set_badges(badges_for(item))
+            self._note_a_quiet_microphone(item.get("timings") or {})
             turn.figures = {
                 "ttfc_ms": item["ttfc_ms"],
                 "total_ms": item["total_ms"],
                 "tokens_per_s": item["tokens_per_s"],
             }
+
+    def _note_a_quiet_microphone(self, timings: dict[str, Any]) -> None:
+        """Once, until a clip comes at a normal level again: speech this quiet is heard,
+        but a higher input gain keeps it from being lost under any noise."""
+        quiet = timings.get("quiet_input_dbfs")
+        if quiet is None:
+            self._quiet_noted = False
+        elif not self._quiet_noted:
+            self._quiet_noted = True
+            self.window.chat.add_note(
+                f"Your microphone is very quiet (loudest {quiet:.0f} dBFS). You were "
+                "heard, but raising its input gain in the system's sound settings makes "
+                "it more reliable."
+            )
 
     def _play(self, clip: np.ndarray, rate: int) -> None:
         try:

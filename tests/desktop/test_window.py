@@ -13,6 +13,7 @@ from PySide6.QtCore import QEvent, QObject, QPoint, QRect, Qt
 from PySide6.QtGui import QColor, QKeyEvent, QPalette
 from PySide6.QtWidgets import QApplication
 
+from core.audio import resample
 from desktop_app.controller import badges_for
 from desktop_app.main_window import MainWindow
 from desktop_app.widgets.chat_view import (
@@ -22,8 +23,10 @@ from desktop_app.widgets.chat_view import (
     UserBubble,
 )
 from desktop_app.widgets.look import Bubble
+from testkit.conditions import at_gain
 from testkit.fake_sounddevice import FakeSoundDevice
 from testkit.tiny_model import TINY_SENTENCE
+from testkit.voices import PIPER, speak
 from tests.conftest import speech_like, step_hook
 
 WORDS = TINY_SENTENCE.split()
@@ -167,6 +170,21 @@ def test_no_speech_is_a_short_note(make_app, qtbot, sound):
         and answer.text_label.text() == answer.note
     )
     assert not answer.copy_button.isVisible()
+
+
+def test_a_very_quiet_question_is_answered_with_a_hint_to_raise_the_gain(
+    make_app, qtbot, sound
+):
+    controller = make_app()
+    samples, rate = speak("What is the capital of France?", voice=PIPER)
+    quiet = at_gain(resample(samples, rate, 16000), -35)
+    for _ in range(2):
+        with qtbot.waitSignal(controller.turn_finished, timeout=30000):
+            hold_space(controller.window, sound, quiet)
+    answers = bubbles(controller, AnswerBubble)
+    assert [a.text_label.text() for a in answers] == [TINY_SENTENCE] * 2
+    notes = [w.text() for w in bubbles(controller, NoteLabel)]
+    assert len([n for n in notes if "microphone is very quiet" in n]) == 1  # not twice
 
 
 def test_barge_in_stops_the_answer_marks_it_and_records_again(make_app, qtbot, sound):
