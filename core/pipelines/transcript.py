@@ -13,6 +13,7 @@ import numpy as np
 
 from core.errors import EngineError, ErrorCode
 from core.pipelines.base import Exchange, Prepared
+from core.pipelines.clock import time_message
 from core.pipelines.recognizer import Recognizer
 
 NO_WORDS = "speech recognition found no words in the clip"
@@ -63,11 +64,13 @@ def heard_turn(
 def chat_messages(
     prompt: str, history: Sequence[Exchange], heard: str
 ) -> list[dict[str, str]]:
-    """The system prompt, the remembered turns as text, and what was just said."""
+    """The system prompt, the remembered turns as text, the local time, and what was just
+    said."""
     messages = [{"role": "system", "content": prompt}]
     for turn in history:
         messages.append({"role": "user", "content": turn.user_text or ""})
         messages.append({"role": "assistant", "content": turn.answer})
+    messages.append(time_message())
     messages.append({"role": "user", "content": heard})
     return messages
 

@@ -32,6 +32,7 @@ import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 import numpy as np
 import pytest
@@ -254,6 +255,31 @@ async def test_very_quiet_speech_is_heard_and_answered(embedded):
         rows.append((q.question, reply["heard"], reply["text"]))
     engine.clear_history()
     assert right >= 3, rows
+
+
+def _clock_readings(moment: datetime) -> set[str]:
+    return {f"{moment:%H:%M}", f"{moment:%I:%M}".lstrip("0") + f" {moment:%p}"}
+
+
+async def test_the_assistant_knows_the_local_date_and_time(embedded):
+    """Without being told, it answered "Today is a Monday." on a Wednesday, "[insert current
+    date]" and "It is 2023."."""
+    engine, _ = embedded
+    engine.clear_history()
+    before = datetime.now().astimezone()
+    weekday = await ask(engine, "What day of the week is it today?", PIPER, "day")
+    year = await ask(engine, "What year is it?", PIPER, "year")
+    clock = await ask(engine, "What time is it?", PIPER, "time")
+    after = datetime.now().astimezone()
+    engine.clear_history()
+    assert (
+        before.strftime("%A") in weekday["text"]
+        or after.strftime("%A") in (weekday["text"])
+    ), weekday
+    assert str(after.year) in year["text"], year
+    readings = _clock_readings(before) | _clock_readings(after)
+    answer = clock["text"].upper().replace(".", "")
+    assert any(r.upper() in answer for r in readings), (clock["text"], readings)
 
 
 async def test_barge_in_stops_the_chat_model(embedded):

@@ -1,0 +1,33 @@
+"""The chat model is told the local date and time, after everything the prompt cache keeps."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from core.pipelines.base import Exchange
+from core.pipelines.clock import time_message
+from core.pipelines.transcript import chat_messages
+
+
+def test_the_time_message_names_weekday_date_time_and_offset():
+    now = datetime(2026, 12, 2, 9, 5, tzinfo=timezone(timedelta(hours=1)))
+    assert time_message(now) == {
+        "role": "system",
+        "content": "It is now Wednesday, 2 December 2026, 09:05 (UTC+01:00).",
+    }
+
+
+def test_it_comes_just_before_the_question_so_the_cached_prefix_stays():
+    history = [Exchange(user_text="Hello", user_audio=None, answer="Hi.")]
+    first = chat_messages("Be brief.", history, "What time is it?")
+    assert [m["role"] for m in first] == [
+        "system",
+        "user",
+        "assistant",
+        "system",
+        "user",
+    ]
+    assert first[-2]["content"].startswith("It is now ")
+    assert first[-1] == {"role": "user", "content": "What time is it?"}
+    later = chat_messages("Be brief.", history, "And now?")
+    assert later[:3] == first[:3]  # system prompt and memory: the same tokens, cached
