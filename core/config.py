@@ -136,7 +136,7 @@ class PromptSettings(_Section):
 class EmbeddedSettings(_Section):
     chat_model: Literal["qwen2.5-1.5b", "qwen2.5-0.5b", "smollm2-135m"] = "qwen2.5-1.5b"
     chat_runtime: Literal["auto", "llama.cpp", "transformers"] = "auto"
-    language: str | None = Field("en", min_length=2, max_length=3)
+    language: str | None = Field("en", min_length=2, max_length=4)
     recognizer_device: Literal["auto", "cpu", "cuda"] = "auto"
     recognizer_compute_type: Literal[
         "auto", "int8", "int8_float32", "float32", "float16", "int8_float16"
@@ -145,6 +145,11 @@ class EmbeddedSettings(_Section):
     recognizer_beam_size: int = Field(1, ge=1, le=10)
     threads: int = Field(0, ge=0, le=256)
     cache_dir: str | None = None
+
+    @field_validator("language")
+    @classmethod
+    def _auto_is_detected(cls, value: str | None) -> str | None:
+        return None if value == "auto" else value  # detected on every clip
 
 
 class SpeechSettings(_Section):

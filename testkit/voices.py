@@ -53,8 +53,10 @@ def speak(
     raise ValueError(f"unknown voice {voice!r}; use one of: {', '.join(VOICES)}")
 
 
-def speak_espeak(text: str, words_per_minute: int = 140) -> tuple[np.ndarray, int]:
-    """The sentence as espeak-ng says it (22.05 kHz mono float32)."""
+def speak_espeak(
+    text: str, words_per_minute: int = 140, language: str = "en-us"
+) -> tuple[np.ndarray, int]:
+    """The sentence as espeak-ng says it in ``language`` (22.05 kHz mono float32)."""
     espeak = shutil.which("espeak-ng")
     if espeak is None:
         raise RuntimeError(
@@ -63,7 +65,16 @@ def speak_espeak(text: str, words_per_minute: int = 140) -> tuple[np.ndarray, in
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "q.wav"
         subprocess.run(
-            [espeak, "-v", "en-us", "-s", str(words_per_minute), "-w", str(path), text],
+            [
+                espeak,
+                "-v",
+                language,
+                "-s",
+                str(words_per_minute),
+                "-w",
+                str(path),
+                text,
+            ],
             check=True,
             capture_output=True,
         )

@@ -78,6 +78,8 @@ class Recognizer:
         self._loaded = threading.Event()
         self._load_error: BaseException | None = None
         self.language = language
+        #: the language of the last clip heard: the setting's, or the one detected
+        self.heard_language: str | None = language
         self.window = window
         self.beam_size = beam_size
         self._tokenizer = Tokenizer
@@ -215,6 +217,7 @@ class Recognizer:
         if multilingual and self.language is None:
             ((best, _p), *_rest) = self.whisper.model.detect_language(encoded)[0]
             language = best[2:-2]  # "<|de|>" -> "de"
+        self.heard_language = language
         return self._tokenizer(
             self.whisper.hf_tokenizer,
             multilingual,

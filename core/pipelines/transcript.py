@@ -39,7 +39,7 @@ def recognise(recognizer: Recognizer, samples: np.ndarray, heard: str | None) ->
     return Heard(
         text,
         {"recognition_ms": round(elapsed_ms, 3)},
-        {"recognised_while_recording": known},
+        {"recognised_while_recording": known, "language": recognizer.heard_language},
     )
 
 
@@ -58,19 +58,49 @@ def heard_turn(
         return Prepared(pieces=recognizer.segments(samples)), None
     said = recognise(recognizer, samples, heard)
     prepared = Prepared(heard=said.text, stage_ms=said.stage_ms, stats=said.stats)
-    return prepared, chat_messages(prompt, history, said.text)
+    return prepared, chat_messages(
+        prompt, history, said.text, said.stats.get("language")
+    )
+
+
+# Whisper's codes for the languages most often spoken to it; others are named by code
+LANGUAGE_NAMES = {
+    "de": "German",
+    "fr": "French",
+    "es": "Spanish",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "nl": "Dutch",
+    "pl": "Polish",
+    "ru": "Russian",
+    "uk": "Ukrainian",
+    "tr": "Turkish",
+    "sv": "Swedish",
+    "ja": "Japanese",
+    "zh": "Chinese",
+    "ko": "Korean",
+    "ar": "Arabic",
+    "hi": "Hindi",
+}
 
 
 def chat_messages(
-    prompt: str, history: Sequence[Exchange], heard: str
+    prompt: str,
+    history: Sequence[Exchange],
+    heard: str,
+    language: str | None = None,
 ) -> list[dict[str, str]]:
-    """The system prompt, the remembered turns as text, the local time, and what was just
-    said."""
+    """The system prompt, the remembered turns as text, the local time (and the language
+    to answer in, when the question was not in English), and what was just said."""
     messages = [{"role": "system", "content": prompt}]
     for turn in history:
         messages.append({"role": "user", "content": turn.user_text or ""})
         messages.append({"role": "assistant", "content": turn.answer})
-    messages.append(time_message())
+    now = time_message()
+    if language and language != "en":
+        name = LANGUAGE_NAMES.get(language, f"the language with code {language!r}")
+        now["content"] += f" The question is in {name}: answer in {name}."
+    messages.append(now)
     messages.append({"role": "user", "content": heard})
     return messages
 

@@ -31,3 +31,19 @@ def test_it_comes_just_before_the_question_so_the_cached_prefix_stays():
     assert first[-1] == {"role": "user", "content": "What time is it?"}
     later = chat_messages("Be brief.", history, "And now?")
     assert later[:3] == first[:3]  # system prompt and memory: the same tokens, cached
+
+
+def test_a_question_in_another_language_asks_for_the_answer_in_it():
+    german = chat_messages("Be brief.", [], "Wie spät ist es?", "de")
+    assert german[-2]["content"].endswith(
+        "The question is in German: answer in German."
+    )
+    english = chat_messages("Be brief.", [], "What time is it?", "en")
+    assert "answer in" not in english[-2]["content"]
+
+
+def test_language_auto_is_detection_on_every_clip():
+    from core.config import validate_config
+
+    assert validate_config({"embedded": {"language": "auto"}}).embedded.language is None
+    assert validate_config({}).embedded.language == "en"
