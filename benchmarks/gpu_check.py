@@ -52,7 +52,6 @@ from core.cli import read_clip
 from core.config import validate_config
 from core.models import devices
 from core.models.packaged import (
-    QWEN_CODER_05B,
     WHISPER_BASE,
     assemble,
     default_cache_dir,
@@ -167,8 +166,7 @@ def qwen_tokenizer(assets: Path | None):
 
     if assets is not None:
         return AutoTokenizer.from_pretrained(assets / "qwen-tokenizer")
-    folder = assemble(QWEN_CODER_05B, default_cache_dir())  # the same Qwen2.5 tokenizer
-    return AutoTokenizer.from_pretrained(folder, gguf_file=QWEN_CODER_05B.filename)
+    return gpu_bundle.packaged_qwen_tokenizer()
 
 
 async def embedded_chat_check(

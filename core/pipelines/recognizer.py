@@ -151,7 +151,8 @@ class Recognizer:
         if self.window == "full" or len(samples) / SAMPLE_RATE + TAIL_S > MAX_SECONDS:
             # Longer than one window (audio.max_clip_s may allow it): faster-whisper's
             # own path reads the clip window by window instead of cutting it at 30 s.
-            found, _info = self.whisper.transcribe(samples, **self.options)
+            found, info = self.whisper.transcribe(samples, **self.options)
+            self.heard_language = info.language  # the setting's, or the one it detected
             for segment in found:
                 text = segment.text.strip()
                 if text:

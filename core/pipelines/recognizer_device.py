@@ -51,8 +51,6 @@ class Placement:
     compute_type: str
     #: why the GPU is not used although ``auto`` tried it, for the status line and the log
     fallback: str | None = None
-    #: which GPU, on ``cuda`` (``model.device: cuda:1`` is the second)
-    index: int = 0
 
 
 def wanted_device(recognizer_device: str, model_device: str) -> Wanted:
@@ -165,7 +163,7 @@ def open_whisper(
                     folder, device="cuda", device_index=index, compute_type=compute_type
                 )
                 _first_recognition(model)
-                return model, Placement("cuda", compute_type, index=index)
+                return model, Placement("cuda", compute_type)
             except Exception as exc:  # noqa: BLE001 - any failure: the CPU, with the reason
                 if wanted == "cuda":
                     raise RecognizerDeviceError(
