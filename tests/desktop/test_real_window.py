@@ -248,3 +248,27 @@ def test_holding_past_the_clip_limit_answers_what_was_recorded(
     assert "capital" in app.wait_for(r"heard: (.*)", 1).group(1).lower()
     app.x_server.xdotool("key", "ctrl+q")
     assert_clean_exit(app, app.wait_exit())
+
+
+def test_a_question_35_db_too_quiet_is_answered_with_the_gain_note(
+    launch, pulse_env, spoken_clip, tmp_path
+):
+    """A laptop microphone at arm's length: the level gate alone called this silence."""
+    clip, _clip_s = spoken_clip
+    samples, rate = sf.read(clip, dtype="float32")
+    quiet = tmp_path / "quiet.wav"
+    sf.write(quiet, samples * 10 ** (-35 / 20), rate)
+    app = launch()
+    app.start_ready()
+    app.x_server.xdotool("keydown", "space")
+    app.wait_for(r"recording started", 10)
+    play(pulse_env, quiet).wait(30)
+    time.sleep(0.3)
+    app.x_server.xdotool("keyup", "space")
+    app.wait_for(r"chunk_id=\S+ (end|error)", ANSWER_TIMEOUT_S)
+    assert app.lines(r"quiet speech: [\d.]+ s by Silero VAD"), app.log[-3000:]
+    assert app.lines(r"chunk_id=1 end: "), app.log[-3000:]
+    heard = app.wait_for(r"heard: (.*)", 1).group(1).lower()
+    assert "france" in heard, heard
+    app.x_server.xdotool("key", "ctrl+q")
+    assert_clean_exit(app, app.wait_exit())
