@@ -32,3 +32,84 @@ def click(seconds: float, rate: int, at_s: float = 1.0) -> np.ndarray:
     start = round(at_s * rate)
     clip[start : start + 3] = (0.8, -0.8, 0.5)
     return clip
+
+
+def _rms(samples: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+
+
+def with_noise(speech: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+    """``speech`` with ``noise`` (looped or cut to its length) mixed in at ``snr_db``,
+    the speech's RMS taken over its voiced part (frames within 30 dB of its loudest)."""
+    noise = np.resize(noise, len(speech))
+    frames = speech[: len(speech) // 320 * 320].reshape(-1, 320)
+    energy = np.mean(np.square(frames, dtype=np.float64), axis=1)
+    voiced = frames[energy > energy.max() * 1e-3]
+    gain = _rms(voiced) / (_rms(noise) * 10 ** (snr_db / 20))
+    return (speech + gain * noise).astype(np.float32)
+
+
+def white_noise(seconds: float, rate: int, seed: int = 0) -> np.ndarray:
+    """Hiss: a cheap microphone's or an amplifier's flat noise, unit RMS."""
+    n = round(seconds * rate)
+    return np.random.default_rng(seed).standard_normal(n).astype(np.float32)
+
+
+def babble(talkers: list[np.ndarray], seconds: float, rate: int) -> np.ndarray:
+    """Other people talking: each talker's speech looped from its own offset, summed, so
+    several voices overlap all the time (unit RMS)."""
+    n = round(seconds * rate)
+    mix = np.zeros(n, np.float64)
+    for k, voice in enumerate(talkers):
+        looped = np.resize(voice, n + len(voice))
+        start = (k * len(voice)) // max(len(talkers), 1)
+        mix += looped[start : start + n] / max(_rms(voice), 1e-9)
+    return (mix / max(_rms(mix), 1e-9)).astype(np.float32)
+
+
+def room_response(
+    rt60_s: float, rate: int, direct_to_reverberant_db: float = 0.0, seed: int = 0
+) -> np.ndarray:
+    """A room's impulse response: the direct sound, then a tail of noise decaying 60 dB in
+    ``rt60_s`` from 5 ms on (the usual statistical model of a diffuse reverberant field),
+    the tail's energy ``direct_to_reverberant_db`` below the direct sound's."""
+    n = round(rt60_s * rate)
+    t = np.arange(n) / rate
+    tail = np.random.default_rng(seed).standard_normal(n) * np.exp(-6.9078 * t / rt60_s)
+    tail[: round(0.005 * rate)] = 0.0
+    tail *= 10 ** (-direct_to_reverberant_db / 20) / np.sqrt(np.sum(tail**2))
+    tail[0] = 1.0
+    return tail
+
+
+def reverberant(speech: np.ndarray, rate: int, rt60_s: float) -> np.ndarray:
+    """``speech`` as heard across a room with reverberation time ``rt60_s``, at its peak
+    level (the tail rings on after the last word)."""
+    wet = np.convolve(speech, room_response(rt60_s, rate))[: len(speech)]
+    return (wet * (np.max(np.abs(speech)) / np.max(np.abs(wet)))).astype(np.float32)
+
+
+def phone_band(speech: np.ndarray, rate: int) -> np.ndarray:
+    """``speech`` as a telephone line or a headset's narrowband link delivers it: 300-3400
+    Hz, 8 kHz, 16-bit integers (returned as int16 at 8000 Hz)."""
+    import soxr
+
+    narrow = soxr.resample(speech, rate, 8000)
+    spectrum = np.fft.rfft(narrow)
+    freqs = np.fft.rfftfreq(len(narrow), 1 / 8000)
+    spectrum[(freqs < 300) | (freqs > 3400)] = 0
+    band = np.fft.irfft(spectrum, len(narrow))
+    return np.clip(np.round(band * 32767), -32768, 32767).astype(np.int16)
+
+
+def stereo_device(
+    speech: np.ndarray, rate: int, device_rate: int = 44100
+) -> np.ndarray:
+    """``speech`` as a 44.1 kHz stereo USB microphone delivers it: (samples, 2), the
+    second channel a little quieter and 0.2 ms later, as two capsules apart hear it."""
+    import soxr
+
+    left = soxr.resample(speech, rate, device_rate).astype(np.float32)
+    delay = round(0.0002 * device_rate)
+    right = 0.8 * np.r_[np.zeros(delay, np.float32), left[:-delay]]
+    return np.stack([left, right], axis=1).astype(np.float32)
