@@ -131,6 +131,7 @@ class PromptSettings(_Section):
         "Transcribe the audio verbatim. Output only the words that were spoken.",
         min_length=1,
     )
+    local_time: bool = True
 
 
 class EmbeddedSettings(_Section):
@@ -143,6 +144,7 @@ class EmbeddedSettings(_Section):
     ] = "auto"
     recognizer_window: Literal["clip", "full"] = "clip"
     recognizer_beam_size: int = Field(1, ge=1, le=10)
+    misheard: Literal["ask", "answer"] = "ask"
     threads: int = Field(0, ge=0, le=256)
     cache_dir: str | None = None
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import threading
 import time
+import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -41,6 +43,32 @@ FRAMES_PER_S = SAMPLE_RATE // HOP
 TOKENS_PER_S, TOKENS_BASE = 6, 20
 
 Window = Literal["clip", "full"]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How sure Whisper was of a transcript, from its own decoding."""
+
+    #: mean log-probability of the text tokens
+    avg_logprob: float
+    #: log-probability of the least likely text token (the word most likely misheard);
+    #: on faster-whisper's own path, where tokens are not scored one by one, the average
+    min_logprob: float
+    #: the probability Whisper gave to "no speech" at the start
+    no_speech_prob: float
+    #: the text's length over its zlib-compressed length (high: it repeats itself)
+    compression_ratio: float
+
+
+def compression_ratio(text: str) -> float:
+    data = text.encode()
+    return len(data) / len(zlib.compress(data)) if data else 0.0
+
+
+def _log_softmax_at(logits: Any, token: int) -> float:
+    row = np.asarray(logits, dtype=np.float64)
+    top = row.max()
+    return float(row[token] - top - np.log(np.exp(row - top).sum()))
 
 
 #: how long a clip waits for a recogniser still loading in the background
@@ -82,6 +110,8 @@ class Recognizer:
         self.heard_language: str | None = language
         self.window = window
         self.beam_size = beam_size
+        #: the last clip's transcript and how sure Whisper was of it
+        self.evidence: tuple[str, Evidence] | None = None
         self._tokenizer = Tokenizer
         # faster-whisper's path (window "full"): greedy by default; timestamps stay on, as
         # Whisper was trained with them.
@@ -153,10 +183,25 @@ class Recognizer:
             # own path reads the clip window by window instead of cutting it at 30 s.
             found, info = self.whisper.transcribe(samples, **self.options)
             self.heard_language = info.language  # the setting's, or the one it detected
+            texts, logprobs, no_speech = [], [], 0.0
             for segment in found:
                 text = segment.text.strip()
+                no_speech = max(no_speech, segment.no_speech_prob)
                 if text:
+                    texts.append(text)
+                    logprobs.append(segment.avg_logprob)
                     yield text + " ", len(segment.tokens)
+            heard = " ".join(texts)
+            average = float(np.mean(logprobs)) if logprobs else 0.0
+            self.evidence = (
+                heard,
+                Evidence(
+                    average,
+                    min(logprobs, default=0.0),
+                    no_speech,
+                    compression_ratio(heard),
+                ),
+            )
             return
         yield from self._clip_segments(samples)
 
@@ -183,6 +228,7 @@ class Recognizer:
             to_cpu=False,
         )
         tokenizer = self._tokenizer_for(encoded)
+        greedy = self.beam_size == 1
         result = model.generate(
             encoded,
             [tokenizer.sot_sequence],
@@ -190,27 +236,53 @@ class Recognizer:
             max_length=min(448, TOKENS_BASE + int(TOKENS_PER_S * seconds)),
             suppress_blank=True,
             suppress_tokens=[-1],
+            return_scores=True,
+            return_no_speech_prob=True,
+            # each step's log-probabilities, to score every token (greedy only: a beam's
+            # steps are not its tokens')
+            return_logits_vocab=greedy,
         )[0]
+        steps = result.logits[0] if greedy else None
         first_timestamp = tokenizer.timestamp_begin
         text_tokens: list[int] = []
+        kept: list[int] = []  # the text tokens of the segments kept
         start: float | None = None
-        for token in result.sequences_ids[0]:
+        for step, token in enumerate(result.sequences_ids[0]):
             if token < first_timestamp:
-                text_tokens.append(token)
+                text_tokens.append(step)
                 continue
             at = (token - first_timestamp) * 0.02
             if start is None:
                 start = at
                 continue
             if start >= seconds - 0.1:  # begins after the speech: Whisper talking on
-                return
-            text = tokenizer.decode(text_tokens).strip()
-            if text:
-                yield text + " ", len(text_tokens) + 2
+                text_tokens = []
+                break
+            yield from self._segment(tokenizer, result, text_tokens, kept, 2)
             text_tokens, start = [], None
-        text = tokenizer.decode(text_tokens).strip()
-        if text and (start is None or start < seconds - 0.1):
-            yield text + " ", len(text_tokens) + 1
+        if text_tokens and (start is None or start < seconds - 0.1):
+            yield from self._segment(tokenizer, result, text_tokens, kept, 1)
+        ids = result.sequences_ids[0]
+        heard = tokenizer.decode([ids[i] for i in kept]).strip()
+        if steps is not None and kept:
+            scores = [_log_softmax_at(steps[i], ids[i]) for i in kept]
+            average, least = float(np.mean(scores)), min(scores)
+        else:  # a beam's: its length-normalised score stands for both
+            average = least = float(result.scores[0])
+        self.evidence = (
+            heard,
+            Evidence(
+                average, least, float(result.no_speech_prob), compression_ratio(heard)
+            ),
+        )
+
+    @staticmethod
+    def _segment(tokenizer, result, steps: list[int], kept: list[int], extra: int):
+        ids = result.sequences_ids[0]
+        text = tokenizer.decode([ids[i] for i in steps]).strip()
+        if text:
+            kept.extend(steps)
+            yield text + " ", len(steps) + extra
 
     def _tokenizer_for(self, encoded):
         multilingual = self.whisper.model.is_multilingual

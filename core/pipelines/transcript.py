@@ -14,6 +14,7 @@ import numpy as np
 from core.errors import EngineError, ErrorCode
 from core.pipelines.base import Exchange, Prepared
 from core.pipelines.clock import time_message
+from core.pipelines.doubt import asking_reply, doubt
 from core.pipelines.recognizer import Recognizer
 
 NO_WORDS = "speech recognition found no words in the clip"
@@ -27,6 +28,20 @@ class Heard:
     stats: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class TextTurn:
+    """How a recognised question is put to the chat model."""
+
+    #: tell it the local date and time (``prompts.local_time``)
+    local_time: bool = True
+    #: reply to a doubtful transcript by asking (``embedded.misheard: ask``)
+    ask_when_unsure: bool = True
+
+    @classmethod
+    def from_config(cls, config: Any) -> TextTurn:
+        return cls(config.prompts.local_time, config.embedded.misheard == "ask")
+
+
 def recognise(recognizer: Recognizer, samples: np.ndarray, heard: str | None) -> Heard:
     """What the clip says: ``heard`` when a preview already recognised it, else the
     recogniser's transcript. No words is the NO_SPEECH error."""
@@ -36,11 +51,19 @@ def recognise(recognizer: Recognizer, samples: np.ndarray, heard: str | None) ->
     elapsed_ms = (time.perf_counter() - started) * 1000
     if not text:
         raise EngineError(ErrorCode.NO_SPEECH, NO_WORDS)
-    return Heard(
-        text,
-        {"recognition_ms": round(elapsed_ms, 3)},
-        {"recognised_while_recording": known, "language": recognizer.heard_language},
-    )
+    stats: dict[str, Any] = {
+        "recognised_while_recording": known,
+        "language": recognizer.heard_language,
+    }
+    if recognizer.evidence is not None and recognizer.evidence[0] == text.strip():
+        evidence = recognizer.evidence[1]
+        stats.update(
+            heard_logprob=round(evidence.avg_logprob, 3),
+            heard_min_logprob=round(evidence.min_logprob, 3),
+            no_speech_prob=round(evidence.no_speech_prob, 3),
+            doubt=doubt(evidence),
+        )
+    return Heard(text, {"recognition_ms": round(elapsed_ms, 3)}, stats)
 
 
 def heard_turn(
@@ -50,16 +73,26 @@ def heard_turn(
     prompt: str,
     history: Sequence[Exchange],
     heard: str | None,
+    options: TextTurn = TextTurn(),
 ) -> tuple[Prepared, list[dict[str, str]] | None]:
     """A turn that starts with recognition: in transcribe mode the recognised segments
     pass through (no messages); in conversation, what was heard and the chat messages
-    that ask for the answer (the caller says how they are answered)."""
+    that ask for the answer (the caller says how they are answered). A doubtful
+    transcript (``core.pipelines.doubt``) gets, unless ``options`` say answer, a reply that
+    says what was heard and asks (no messages)."""
     if mode == "transcribe":
         return Prepared(pieces=recognizer.segments(samples)), None
     said = recognise(recognizer, samples, heard)
     prepared = Prepared(heard=said.text, stage_ms=said.stage_ms, stats=said.stats)
+    if options.ask_when_unsure and said.stats.get("doubt"):
+        prepared.pieces = [(asking_reply(said.text.strip()), 0)]
+        return prepared, None
     return prepared, chat_messages(
-        prompt, history, said.text, said.stats.get("language")
+        prompt,
+        history,
+        said.text,
+        said.stats.get("language"),
+        local_time=options.local_time,
     )
 
 
@@ -89,18 +122,22 @@ def chat_messages(
     history: Sequence[Exchange],
     heard: str,
     language: str | None = None,
+    *,
+    local_time: bool = True,
 ) -> list[dict[str, str]]:
-    """The system prompt, the remembered turns as text, the local time (and the language
-    to answer in, when the question was not in English), and what was just said."""
+    """The system prompt, the remembered turns as text, the local time (when
+    ``local_time``) and the language to answer in (when the question was not in English),
+    and what was just said."""
     messages = [{"role": "system", "content": prompt}]
     for turn in history:
         messages.append({"role": "user", "content": turn.user_text or ""})
         messages.append({"role": "assistant", "content": turn.answer})
-    now = time_message()
+    notes = [time_message()["content"]] if local_time else []
     if language and language != "en":
         name = LANGUAGE_NAMES.get(language, f"the language with code {language!r}")
-        now["content"] += f" The question is in {name}: answer in {name}."
-    messages.append(now)
+        notes.append(f"The question is in {name}: answer in {name}.")
+    if notes:
+        messages.append({"role": "system", "content": " ".join(notes)})
     messages.append({"role": "user", "content": heard})
     return messages
 

@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 
 from testkit.tiny_model import TINY_SENTENCE
+from testkit.voices import PIPER, speak
 from tests.conftest import speech_like
 
 
@@ -144,8 +145,9 @@ def test_a_failed_answer_leaves_no_spoken_file(tiny_models, tmp_path):
 
 
 def test_a_server_url_that_does_not_answer_says_to_check_that_url(tmp_path):
+    # a clearly spoken question: a doubtful transcript is asked about, never sent
     clip = tmp_path / "q.wav"
-    sf.write(clip, speech_like(), 16000)
+    sf.write(clip, *speak("What is the capital of France?", voice=PIPER))
     result = ptt_ask(clip, "--model", "http://127.0.0.1:9/v1")
     said = result.stderr
     assert result.returncode in (1, 3), said

@@ -47,3 +47,16 @@ def test_language_auto_is_detection_on_every_clip():
 
     assert validate_config({"embedded": {"language": "auto"}}).embedded.language is None
     assert validate_config({}).embedded.language == "en"
+
+
+def test_local_time_off_sends_no_clock_but_still_the_language():
+    from core.config import validate_config
+    from core.pipelines.transcript import TextTurn
+
+    config = validate_config({"prompts": {"local_time": False}})
+    turn = TextTurn.from_config(config)
+    assert turn == TextTurn(local_time=False, ask_when_unsure=True)
+    english = chat_messages("Be brief.", [], "Hi", "en", local_time=turn.local_time)
+    assert [m["role"] for m in english] == ["system", "user"]
+    german = chat_messages("Be brief.", [], "Hallo", "de", local_time=False)
+    assert german[-2]["content"] == "The question is in German: answer in German."

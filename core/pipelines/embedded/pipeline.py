@@ -24,7 +24,7 @@ from core.models.packaged import (
 from core.pipelines.base import Exchange, Generator, PipelineBase, Prepared, Progress
 from core.pipelines.embedded.llama_chat import LlamaChat, llama_options
 from core.pipelines.recognizer import Recognizer
-from core.pipelines.transcript import chat_messages, heard_turn, read_usage
+from core.pipelines.transcript import TextTurn, chat_messages, heard_turn, read_usage
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,7 @@ def chat_runtime(setting: str) -> str:
 class EmbeddedPipeline(PipelineBase):
     sample_rate = 16000
     hears = True
+    turn = TextTurn()
 
     def __init__(
         self,
@@ -136,13 +137,15 @@ class EmbeddedPipeline(PipelineBase):
                 [{"role": "system", "content": config.prompts.conversation}],
                 before=lambda: (recognizer.load(), recognizer.warm_up()),
             )
-            return cls(
+            pipeline = cls(
                 recognizer,
                 f"embedded: {whisper} {recognizer.where()} + {settings.chat_model} in "
                 "llama.cpp on cpu",
                 llama=llama,
                 options=llama_options(config.chunked_response.generation),
             )
+            pipeline.turn = TextTurn.from_config(config)
+            return pipeline
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from core.models.devices import resolve_device
@@ -161,6 +164,7 @@ class EmbeddedPipeline(PipelineBase):
             model=model,
             tokenizer=AutoTokenizer.from_pretrained(chat_dir),
         )
+        pipeline.turn = TextTurn.from_config(config)
         pipeline.warm_up()
         return pipeline
 
@@ -194,7 +198,7 @@ class EmbeddedPipeline(PipelineBase):
         heard: str | None = None,
     ) -> Prepared:
         prepared, messages = heard_turn(
-            self.recognizer, samples, mode, prompt, history, heard
+            self.recognizer, samples, mode, prompt, history, heard, self.turn
         )
         if messages is None:
             return prepared
@@ -217,7 +221,15 @@ class EmbeddedPipeline(PipelineBase):
         the final request only prefills what was said after this (usually nothing)."""
         heard = self.recognizer.transcribe(samples)
         if heard and self.llama is not None:
-            self.llama.prefill(chat_messages(prompt, history, heard))
+            self.llama.prefill(
+                chat_messages(
+                    prompt,
+                    history,
+                    heard,
+                    self.recognizer.heard_language,
+                    local_time=self.turn.local_time,
+                )
+            )
         return heard or None
 
     def _llama_producer(self, messages: list[dict[str, str]], prepared: Prepared):

@@ -28,7 +28,7 @@ from core.pipelines.base import Exchange, PipelineBase, Prepared, Progress
 from core.pipelines.recognizer import Recognizer
 from core.pipelines.server.client import CONNECT_TIMEOUT_S, ServerChat
 from core.pipelines.server.failures import MAX_RETRY_DELAY_S
-from core.pipelines.transcript import heard_turn, read_usage
+from core.pipelines.transcript import TextTurn, heard_turn, read_usage
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,7 @@ def openai_options(generation: Any) -> dict[str, Any]:
 
 class ServerPipeline(PipelineBase):
     sample_rate = SAMPLE_RATE
+    turn = TextTurn()
 
     def __init__(
         self,
@@ -121,6 +122,7 @@ class ServerPipeline(PipelineBase):
             chat, openai_options(config.chunked_response.generation), recognizer
         )
         pipeline.problem = problem
+        pipeline.turn = TextTurn.from_config(config)
         if problem:
             log.info("server %s is not answering yet: %s", name, problem)
         return pipeline
@@ -139,7 +141,7 @@ class ServerPipeline(PipelineBase):
             prepared.produce = self._producer(messages, prepared)
             return prepared
         prepared, messages = heard_turn(
-            self.recognizer, samples, mode, prompt, history, heard
+            self.recognizer, samples, mode, prompt, history, heard, self.turn
         )
         if messages is not None:
             prepared.silence_limit_s = self._silence_limit_s()
