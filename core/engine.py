@@ -4,8 +4,8 @@ The path of a clip, top to bottom (each step is a method below, in this order):
 
 1. ``_check_call``      - the engine is loaded and the mode exists
 2. ``_prepare_audio``   - any array/tensor -> mono float32 at the processor's rate
-3. ``_detect_speech``   - energy gate, then Silero VAD for quiet clips: silence never
-                          reaches the model
+3. ``_audible``         - energy gate, then Silero VAD for quiet clips (brought to a
+                          normal level): silence never reaches the model
 4. ``_prepare_turn``    - the pipeline turns the clip (and remembered turns) into model
                           inputs: an audio model's processor, or recognition + chat template
 5. ``_start_generation``- ``model.generate`` in a thread with a streamer and a stop switch
@@ -238,14 +238,9 @@ class StreamingEngine:
             self._check_call(mode)
             rate = self.config.audio.sample_rate if sample_rate is None else sample_rate
             samples = await self._offload(self._prepare_audio, audio_data, rate)
-            turn.quiet_dbfs = await self._offload(
-                self._detect_speech, samples, chunk_id
+            samples, turn.quiet_dbfs = await self._offload(
+                self._audible, samples, chunk_id
             )
-            if turn.quiet_dbfs is not None:
-                # as an input gain would: Whisper repeats itself on speech this quiet
-                samples = audio.with_peak_at(
-                    samples, turn.quiet_dbfs, QUIET_TARGET_DBFS
-                )
             heard = await self._previewed_transcript(audio_data, rate, mode)
             async with self._generation_lock():
                 prepared = await self._offload(self._prepare_turn, samples, mode, heard)
@@ -301,12 +296,8 @@ class StreamingEngine:
         try:
             raw = audio.to_mono_float32(audio_data)
             samples = await self._offload(self._prepare_audio, raw, rate)
-            if not audio.estimate_speech(
-                samples,
-                self.pipeline.sample_rate,
-                self.config.audio.silence_threshold_dbfs,
-            ).has_speech(self.config.audio.min_speech_s):
-                return None
+            # the final call's gate and level step, so quiet speech gets a head start too
+            samples, _quiet = await self._offload(self._audible, samples, "preview")
             heard = await self._offload(
                 self.pipeline.preview,
                 samples,
@@ -394,6 +385,17 @@ class StreamingEngine:
             limits.min_clip_s,
             limits.max_clip_s,
         )
+
+    def _audible(
+        self, samples: np.ndarray, chunk_id: Any
+    ) -> tuple[np.ndarray, float | None]:
+        """The clip as the model should hear it, and its loudest level when it came too
+        quiet (``_detect_speech``); raises ``no_speech`` for a clip without speech."""
+        quiet_dbfs = self._detect_speech(samples, chunk_id)
+        if quiet_dbfs is not None:
+            # as an input gain would: Whisper repeats itself on speech this quiet
+            samples = audio.with_peak_at(samples, quiet_dbfs, QUIET_TARGET_DBFS)
+        return samples, quiet_dbfs
 
     def _detect_speech(self, samples: np.ndarray, chunk_id: Any) -> float | None:
         """Raise ``no_speech`` for a clip without speech; return the clip's loudest level
