@@ -43,4 +43,8 @@ def load_pipeline(config: Config, progress: Progress | None = None) -> Pipeline:
     folder = model_files(model_id, progress)
     if progress:
         progress(f"Loading {model_id}", None)
-    return AudioLMPipeline.load(config.model, folder, config.audio.handoff, model_id)
+    pipeline = AudioLMPipeline.load(
+        config.model, folder, config.audio.handoff, model_id
+    )
+    pipeline.local_time = config.prompts.local_time
+    return pipeline

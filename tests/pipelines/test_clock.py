@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
+
 from core.pipelines.base import Exchange
 from core.pipelines.clock import time_message
 from core.pipelines.transcript import chat_messages
+from tests.conftest import make_engine
 
 
 def test_the_time_message_names_weekday_date_time_and_offset():
@@ -60,3 +63,28 @@ def test_local_time_off_sends_no_clock_but_still_the_language():
     assert [m["role"] for m in english] == ["system", "user"]
     german = chat_messages("Be brief.", [], "Hallo", "de", local_time=False)
     assert german[-2]["content"] == "The question is in German: answer in German."
+
+
+def _asked(engine, mode: str) -> str:
+    """The text an audio model is given for a clip in ``mode``."""
+    clip = np.zeros(16000, np.float32)
+    prepared = engine.pipeline.prepare(clip, mode, engine.config.prompt_for(mode), ())
+    return engine.pipeline.tokenizer.decode(prepared.inputs["input_ids"][0].tolist())
+
+
+async def test_an_audio_model_is_told_the_time_with_the_question(tiny_models):
+    """Voxtral and Qwen2-Audio: the clock note follows the prompt in the question's turn;
+    never in transcribe mode, and not when ``prompts.local_time`` is off."""
+    weekday = datetime.now().astimezone().strftime("%A")
+    for arch in ("qwen2-audio", "voxtral"):
+        for local_time in (True, False):
+            engine = await make_engine(
+                tiny_models[arch], prompts={"local_time": local_time}
+            )
+            try:
+                asked = _asked(engine, "conversation")
+                told = "It is now " in asked and weekday in asked
+                assert told is local_time, asked
+                assert "It is now" not in _asked(engine, "transcribe")
+            finally:
+                await engine.close()

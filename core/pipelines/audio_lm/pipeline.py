@@ -22,6 +22,7 @@ from core.pipelines.audio_lm.families.base import AudioBackend, Clip
 from core.pipelines.audio_lm.families.registry import backend_for
 from core.pipelines.audio_lm.handoff import temporary_wav
 from core.pipelines.base import Exchange, Generator, PipelineBase, Prepared
+from core.pipelines.clock import time_message
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ class AudioLMPipeline(PipelineBase):
     #: should run ``gc.collect()`` on its own thread afterwards (see ``close``)
     collect_after_close = True
     hears = False  # the model takes the audio itself
+    #: tell the model the local date and time with each question (``prompts.local_time``)
+    local_time = True
 
     def __init__(
         self,
@@ -110,7 +113,12 @@ class AudioLMPipeline(PipelineBase):
         return Clip(samples=samples, sample_rate=self.sample_rate, wav_path=path)
 
     def _conversation(
-        self, clip: Clip, prompt: str, history: Sequence[Exchange], files: ExitStack
+        self,
+        clip: Clip,
+        prompt: str,
+        history: Sequence[Exchange],
+        files: ExitStack,
+        tell_time: bool,
     ) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []
         for turn in history:
@@ -120,6 +128,10 @@ class AudioLMPipeline(PipelineBase):
                 content = [{"type": "text", "text": turn.user_text or ""}]
             messages.append({"role": "user", "content": content})
             messages.append({"role": "assistant", "content": turn.answer})
+        if tell_time:
+            # in the question's own turn: not every audio model's template has a system
+            # role, and nothing before the clip is cached across turns anyway
+            prompt = f"{prompt} {time_message()['content']}"
         content = [self.backend.audio_item(clip), {"type": "text", "text": prompt}]
         messages.append({"role": "user", "content": content})
         return messages
@@ -142,7 +154,13 @@ class AudioLMPipeline(PipelineBase):
                 history = ()
             if inputs is None:
                 inputs = self.processor.apply_chat_template(
-                    self._conversation(clip, prompt, history, files),
+                    self._conversation(
+                        clip,
+                        prompt,
+                        history,
+                        files,
+                        tell_time=self.local_time and mode == "conversation",
+                    ),
                     add_generation_prompt=True,
                     tokenize=True,
                     return_dict=True,
