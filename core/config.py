@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from core.errors import ConfigError
+from core.languages import check_language
 from core.models.names import is_url, reserved_names, what_it_names
 
 log = logging.getLogger(__name__)
@@ -151,7 +152,9 @@ class EmbeddedSettings(_Section):
     @field_validator("language")
     @classmethod
     def _auto_is_detected(cls, value: str | None) -> str | None:
-        return None if value == "auto" else value  # detected on every clip
+        if value is None or value == "auto":
+            return None  # detected on every clip
+        return check_language(value)
 
 
 class SpeechSettings(_Section):

@@ -40,6 +40,7 @@ from core.errors import (
     is_out_of_memory,
 )
 from core.items import ChunkItem, Turn
+from core.languages import check_language
 from core.pipelines.base import Exchange, Generator, Pipeline, Prepared, Progress
 from core.pipelines.loading import load_pipeline
 from core.streaming.generation import (
@@ -116,6 +117,24 @@ class StreamingEngine:
         if self._pipeline is None:
             raise RuntimeError("StreamingEngine.initialize() has not completed")
         return self._pipeline
+
+    @property
+    def language(self) -> str | None:
+        """The language clips are heard in (a Whisper code), None when it is detected on
+        every clip or the model hears the clip itself."""
+        recognizer = self.pipeline.recognizer
+        return recognizer.language if recognizer is not None else None
+
+    def set_language(self, language: str | None) -> bool:
+        """Hear the next clips in ``language`` (a Whisper code; None or "auto": detect it on
+        every clip). False when the model hears the clip itself, so there is nothing to
+        set; a code Whisper does not know is a ValueError that lists what is accepted."""
+        recognizer = self.pipeline.recognizer
+        if recognizer is None:
+            return False
+        auto = language is None or language == "auto"
+        recognizer.set_language(None if auto else check_language(language))
+        return True
 
     def reports_heard(self, mode: str) -> bool:
         """Whether a turn in ``mode`` reports what was heard (each item's ``heard``)."""
@@ -562,6 +581,7 @@ class StreamingEngine:
         joins the memory; what was shown is what is remembered."""
         if (
             turn.mode != "conversation"
+            or not prepared.remember
             or turn.failed
             or not turn.texts
             or not self._history.maxlen

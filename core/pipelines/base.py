@@ -11,9 +11,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from core.pipelines.recognizer import Recognizer
 
 #: text a pipeline makes itself (not through ``model.generate``): called on the generation
 #: thread with ``emit(text, tokens)`` and the cancel event, which it checks at every token
@@ -63,6 +66,9 @@ class Prepared:
     #: counts and flags about the turn (prompt tokens, cached tokens, recognised while
     #: recording), reported beside the stage times in ``timings``; a producer may add to it
     stats: dict[str, Any] = field(default_factory=dict)
+    #: whether the finished turn joins the memory (not a reply asking to hear it again:
+    #: the question said next replaces it)
+    remember: bool = True
 
 
 class Pipeline(Protocol):
@@ -84,6 +90,8 @@ class Pipeline(Protocol):
     #: whether whoever closes it should run ``gc.collect()`` afterwards, on its own thread
     #: (torch modules keep weights in reference cycles)
     collect_after_close: bool
+    #: the speech recogniser it hears with, or None when its model hears the clip itself
+    recognizer: Recognizer | None
 
     def prepare(
         self,
@@ -123,6 +131,7 @@ class PipelineBase:
     problem: str | None = None
     notice: str | None = None
     collect_after_close = False
+    recognizer: Recognizer | None = None
 
     def preview(
         self, samples: np.ndarray, prompt: str, history: Sequence[Exchange]

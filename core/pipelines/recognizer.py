@@ -51,7 +51,7 @@ class Evidence:
 
     #: mean log-probability of the text tokens
     avg_logprob: float
-    #: log-probability of the least likely text token (the word most likely misheard);
+    #: log-probability of the least likely word token (the word most likely misheard);
     #: on faster-whisper's own path, where tokens are not scored one by one, the average
     min_logprob: float
     #: the probability Whisper gave to "no speech" at the start
@@ -123,6 +123,12 @@ class Recognizer:
         }
         if load_now:
             self.load()
+
+    def set_language(self, language: str | None) -> None:
+        """Hear the next clips in ``language`` (a Whisper code), or detect it on each clip
+        (None)."""
+        self.language = self.heard_language = language
+        self.options = {**self.options, "language": language}
 
     def load(self) -> None:
         """Load Whisper (the first call does; later ones return at once)."""
@@ -266,7 +272,13 @@ class Recognizer:
         heard = tokenizer.decode([ids[i] for i in kept]).strip()
         if steps is not None and kept:
             scores = [_log_softmax_at(steps[i], ids[i]) for i in kept]
-            average, least = float(np.mean(scores)), min(scores)
+            # the least likely word, not comma: an unsure comma changes no question
+            worded = [
+                score
+                for i, score in zip(kept, scores, strict=True)
+                if any(c.isalnum() for c in tokenizer.decode([ids[i]]))
+            ]
+            average, least = float(np.mean(scores)), min(worded or scores)
         else:  # a beam's: its length-normalised score stands for both
             average = least = float(result.scores[0])
         self.evidence = (

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import EngineError, ErrorCode
+from core.languages import language_name
 from core.pipelines.base import Exchange, Prepared
 from core.pipelines.clock import time_message
 from core.pipelines.doubt import asking_reply, doubt
@@ -86,6 +87,7 @@ def heard_turn(
     prepared = Prepared(heard=said.text, stage_ms=said.stage_ms, stats=said.stats)
     if options.ask_when_unsure and said.stats.get("doubt"):
         prepared.pieces = [(asking_reply(said.text.strip()), 0)]
+        prepared.remember = False
         return prepared, None
     return prepared, chat_messages(
         prompt,
@@ -94,27 +96,6 @@ def heard_turn(
         said.stats.get("language"),
         local_time=options.local_time,
     )
-
-
-# Whisper's codes for the languages most often spoken to it; others are named by code
-LANGUAGE_NAMES = {
-    "de": "German",
-    "fr": "French",
-    "es": "Spanish",
-    "it": "Italian",
-    "pt": "Portuguese",
-    "nl": "Dutch",
-    "pl": "Polish",
-    "ru": "Russian",
-    "uk": "Ukrainian",
-    "tr": "Turkish",
-    "sv": "Swedish",
-    "ja": "Japanese",
-    "zh": "Chinese",
-    "ko": "Korean",
-    "ar": "Arabic",
-    "hi": "Hindi",
-}
 
 
 def chat_messages(
@@ -134,7 +115,7 @@ def chat_messages(
         messages.append({"role": "assistant", "content": turn.answer})
     notes = [time_message()["content"]] if local_time else []
     if language and language != "en":
-        name = LANGUAGE_NAMES.get(language, f"the language with code {language!r}")
+        name = language_name(language)
         notes.append(f"The question is in {name}: answer in {name}.")
     if notes:
         messages.append({"role": "system", "content": " ".join(notes)})
