@@ -67,7 +67,8 @@ class ModelSettings(_Section):
     id: str = Field(
         "embedded",
         min_length=1,
-        description="preset (embedded, voxtral-mini, qwen2-audio), a servers entry's name, "
+        description="preset (embedded, embedded-large-v3-turbo, embedded-distil-large-v3, "
+        "voxtral-mini, qwen2-audio), a servers entry's name, "
         "a server URL, Hugging Face id or local folder",
     )
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps")

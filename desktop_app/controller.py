@@ -28,6 +28,7 @@ from desktop_app.export import TurnRecord
 from desktop_app.keys.global_hotkey import GlobalHotkey
 from desktop_app.keys.key_settings import KeySettings
 from desktop_app.keys.push_to_talk import PushToTalk
+from desktop_app.language_picker import LanguagePicker
 from desktop_app.main_window import MainWindow
 from desktop_app.model_picker import ModelPicker
 from desktop_app.model_switcher import EngineUsers, ModelState, ModelSwitcher
@@ -125,6 +126,15 @@ class Controller(QObject):
         self.models.can_retry.connect(window.retry_button.setVisible)
         self.models.can_cancel.connect(window.cancel_button.setVisible)
         self.models.stopping.connect(self.barge_in)
+        self.languages = LanguagePicker(
+            window.language_box,
+            settings,
+            engine.config.embedded.language,
+            lambda: self.engine,
+            self,
+        )
+        self.languages.note.connect(window.chat.add_note)
+        self.models.ready.connect(self.languages.apply)
         self.models.ready.connect(self._model_ready)
         window.retry_button.clicked.connect(self.models.start_loading)
         window.cancel_button.clicked.connect(self.models.cancel_loading)

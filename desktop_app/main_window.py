@@ -51,6 +51,7 @@ class MainWindow(QMainWindow):
         self.model_box.setToolTip(
             "What answers: the embedded model, a server, or a model to download"
         )
+        self.language_box = QComboBox()
         self.device_box = QComboBox()
         self.device_box.setToolTip("Microphone")
         self.output_box = QComboBox()
@@ -58,6 +59,7 @@ class MainWindow(QMainWindow):
         top = FlowLayout()
         top.addWidget(group(self.mode_box, self.new_button, self.export_button))
         top.addWidget(group(QLabel("Model:"), self.model_box))
+        top.addWidget(group(QLabel("Language:"), self.language_box))
         top.addWidget(group(QLabel("Mic:"), self.device_box))
         top.addWidget(group(QLabel("Speaker:"), self.output_box))
         # Sized to a few characters, not to their longest entry (a model with its download

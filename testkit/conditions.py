@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.audio import resample
+from testkit.voices import speak_espeak
+
 
 def at_gain(samples: np.ndarray, db: float) -> np.ndarray:
     """``samples`` made ``db`` louder (negative: quieter), as a lower input gain does."""
@@ -113,3 +116,22 @@ def stereo_device(
     delay = round(0.0002 * device_rate)
     right = 0.8 * np.r_[np.zeros(delay, np.float32), left[:-delay]]
     return np.stack([left, right], axis=1).astype(np.float32)
+
+
+#: four other people across the room, in espeak-ng's voices (piper has one voice: the
+#: speaker's)
+OTHER_PEOPLE = (
+    ("en-us+m3", "I told him we would meet at the station after lunch on Friday."),
+    ("en-gb+f2", "Have you seen the new schedule for the spring term yet?"),
+    ("en-us+f4", "They moved the meeting again, so nobody knows where to go."),
+    ("en-gb+m1", "My brother bought a car last week and it already broke down."),
+)
+
+
+def people_talking(seconds: float, rate: int) -> np.ndarray:
+    """Babble: the other people talking at once across a reverberant room (RT60 0.6 s)."""
+    talkers = [
+        reverberant(resample(*speak_espeak(text, 150, voice), rate), rate, 0.6)
+        for voice, text in OTHER_PEOPLE
+    ]
+    return babble(talkers, seconds, rate)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from core.models.presets import EMBEDDED, PRESETS
+from core.models.presets import EMBEDDED, PRESETS, RECOGNISERS
 
 Kind = Literal["embedded", "preset", "server", "url", "hub", "folder"]
 
@@ -44,7 +44,7 @@ def _looks_like_path(model_id: str) -> bool:
 def what_it_names(model_id: str, servers: Collection[str] = ()) -> Named | None:
     """The kind of model ``model_id`` names given the configured server names, or None when
     it can name nothing (a typo: no preset, server, URL, hub id or folder)."""
-    if model_id == EMBEDDED:
+    if model_id == EMBEDDED or model_id in RECOGNISERS:
         return Named("embedded", model_id)
     if model_id in PRESETS:
         return Named("preset", model_id)
@@ -61,4 +61,4 @@ def what_it_names(model_id: str, servers: Collection[str] = ()) -> Named | None:
 
 def reserved_names() -> list[str]:
     """Names a ``servers`` entry cannot take."""
-    return [EMBEDDED, *PRESETS]
+    return [EMBEDDED, *RECOGNISERS, *PRESETS]

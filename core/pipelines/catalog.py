@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from core.config import Config
-from core.models.presets import EMBEDDED, PRESETS
+from core.models.presets import EMBEDDED, PRESETS, RECOGNISERS
 from core.pipelines.audio_lm.families.registry import BACKENDS
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,41 @@ def _embedded(config: Config) -> Choice:
         "embedded",
         f"Whisper base + {config.embedded.chat_model}, on this machine, ready",
     )
+
+
+def _cached(hub_id: str) -> bool:
+    """Whether a recogniser's weights are in the Hugging Face cache (no scan, no network)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(hub_id, "model.bin"), str)
+    except Exception as exc:  # noqa: BLE001 - no cache: not downloaded
+        log.debug("no Hugging Face cache: %s", exc)
+        return False
+
+
+def _larger_recognisers(config: Config) -> list[Choice]:
+    """The embedded default hearing with a larger Whisper: better in noise, echo and other
+    languages, and worth it on a GPU."""
+    listed = []
+    for model_id, larger in RECOGNISERS.items():
+        here = _cached(larger.hub_id)
+        state = "downloaded" if here else f"download {larger.download_gb:.1f} GB"
+        listed.append(
+            Choice(
+                model_id,
+                f"Embedded + {larger.name} ({state} · {larger.needs})",
+                "downloaded" if here else "download",
+                f"{larger.hub_id} + {config.embedded.chat_model}, on this machine"
+                + (
+                    ""
+                    if here
+                    else f"; downloads {larger.download_gb:.1f} GB on first use"
+                )
+                + f"; needs a {larger.needs}",
+            )
+        )
+    return listed
 
 
 def _servers(config: Config) -> list[Choice]:
@@ -84,7 +119,7 @@ def choices(config: Config) -> list[Choice]:
     """Everything the picker offers, in the order shown."""
     found = downloaded_audio_models()
     have = {repo_id for repo_id, _ in found}
-    listed = [_embedded(config), *_servers(config)]
+    listed = [_embedded(config), *_larger_recognisers(config), *_servers(config)]
     by_hub_id = {preset.hub_id: name for name, preset in PRESETS.items()}
     for repo_id, size in found:
         preset = by_hub_id.get(repo_id)

@@ -36,8 +36,22 @@ def doubt(evidence: Evidence) -> str | None:
     return None
 
 
-def asking_reply(heard: str) -> str:
-    """What the assistant says instead of an answer to a doubtful transcript."""
-    return (
-        f"I'm not sure I heard that right. I heard: “{heard}” Could you say it again?"
-    )
+#: the reply in the languages the window offers most; others get English
+ASKING = {
+    "en": "I'm not sure I heard that right. I heard: “{}” Could you say it again?",
+    "de": "Ich bin nicht sicher, ob ich das richtig verstanden habe. Ich habe gehört: „{}“ "
+    "Kannst du es noch einmal sagen?",
+    "fr": "Je ne suis pas sûr d'avoir bien compris. J'ai entendu : « {} » "
+    "Pouvez-vous répéter ?",
+    "es": "No estoy seguro de haberlo entendido bien. He oído: «{}» ¿Puedes repetirlo?",
+    "it": "Non sono sicuro di aver capito bene. Ho sentito: «{}» Puoi ripetere?",
+    "pt": "Não tenho certeza se entendi bem. Ouvi: “{}” Pode repetir?",
+    "nl": "Ik weet niet zeker of ik dat goed heb verstaan. Ik hoorde: „{}” "
+    "Kun je het herhalen?",
+}
+
+
+def asking_reply(heard: str, language: str | None = None) -> str:
+    """What the assistant says instead of an answer to a doubtful transcript, in the
+    language it was heard in."""
+    return ASKING.get(language or "en", ASKING["en"]).format(heard)

@@ -86,7 +86,8 @@ def heard_turn(
     said = recognise(recognizer, samples, heard)
     prepared = Prepared(heard=said.text, stage_ms=said.stage_ms, stats=said.stats)
     if options.ask_when_unsure and said.stats.get("doubt"):
-        prepared.pieces = [(asking_reply(said.text.strip()), 0)]
+        reply = asking_reply(said.text.strip(), said.stats.get("language"))
+        prepared.pieces = [(reply, 0)]
         prepared.remember = False
         return prepared, None
     return prepared, chat_messages(

@@ -281,3 +281,35 @@ def test_switches_made_while_loading_end_on_the_last_choice(
     assert settings.value("model/id") == "local-llama"
     task = asyncio.ensure_future(controller.shutdown())
     qtbot.waitUntil(task.done, timeout=30000)
+
+
+def test_the_language_choice_reaches_the_recogniser_and_is_remembered(
+    app, qtbot, settings, tiny_models
+):
+    controller = app("embedded")
+    box = controller.window.language_box
+    assert box.isEnabled() and box.currentData() == "en"  # config.yaml's default
+    assert controller.engine.language == "en"
+    row = box.findData("de")
+    assert (
+        box.itemText(row) == "German" and box.itemText(box.findData("auto")) == "Detect"
+    )
+    box.setCurrentIndex(row)
+    box.activated.emit(row)
+    assert controller.engine.language == "de"
+    assert settings.value("recognition/language") == "de"
+    notes = [n.text() for n in bubbles(controller, NoteLabel)]
+    assert "Listening for German" in notes, notes
+
+    # a model that hears the clip itself: nothing to choose, and the box says why
+    audio_model = app(str(tiny_models["qwen2-audio"]))
+    assert not audio_model.window.language_box.isEnabled()
+    assert "hears the clip itself" in audio_model.window.language_box.toolTip()
+
+    # a restart keeps the choice, and detection is applied as None
+    again = app("embedded")
+    assert again.window.language_box.currentData() == "de"
+    assert again.engine.language == "de"
+    detect = again.window.language_box.findData("auto")
+    again.window.language_box.activated.emit(detect)
+    assert again.engine.pipeline.recognizer.language is None

@@ -21,6 +21,7 @@ from core.models.packaged import (
     cache_dir,
     convert_gguf,
 )
+from core.models.presets import RECOGNISERS
 from core.pipelines.base import Exchange, Generator, PipelineBase, Prepared, Progress
 from core.pipelines.embedded.llama_chat import LlamaChat, llama_options
 from core.pipelines.recognizer import Recognizer
@@ -59,6 +60,19 @@ def chat_runtime(setting: str) -> str:
     return "llama.cpp" if setting == "auto" else setting
 
 
+def recogniser_files(
+    model_id: str, cache: Path, progress: Progress | None
+) -> tuple[str, Path]:
+    """The Whisper ``model_id`` hears with and its folder: the packaged base, or a larger
+    one from the hub (``core.models.presets.RECOGNISERS``), downloaded on first use."""
+    larger = RECOGNISERS.get(model_id)
+    if larger is None:
+        return "whisper-base", assemble(WHISPER_BASE, cache, progress)
+    from core.models.hub import model_files
+
+    return larger.name, Path(model_files(larger.hub_id, progress))
+
+
 class EmbeddedPipeline(PipelineBase):
     sample_rate = 16000
     hears = True
@@ -91,7 +105,7 @@ class EmbeddedPipeline(PipelineBase):
         cache = cache_dir(settings)
         packaged = CHAT_MODELS[settings.chat_model]
         runtime = chat_runtime(settings.chat_runtime)
-        whisper_dir = assemble(WHISPER_BASE, cache, progress)
+        whisper_name, whisper_dir = recogniser_files(config.model.id, cache, progress)
         if runtime == "llama.cpp":
             chat_dir = assemble(packaged, cache, progress)
         else:
@@ -100,7 +114,7 @@ class EmbeddedPipeline(PipelineBase):
         if progress:
             progress("Loading the speech recogniser and the chat model", None)
         threads = settings.threads or physical_cores()
-        whisper = f"whisper-base ({settings.recognizer_window} window)"
+        whisper = f"{whisper_name} ({settings.recognizer_window} window)"
         llama: LlamaChat | None = None
         if runtime == "llama.cpp":
             # Not on a thread beside Whisper's load: xllamacpp's Server holds the GIL while

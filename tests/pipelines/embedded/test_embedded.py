@@ -38,10 +38,21 @@ import numpy as np
 import pytest
 
 from core import StreamingEngine, load_config
+from core.audio import resample
 from core.models.packaged import WHISPER_BASE, assemble, default_cache_dir
+from core.pipelines.doubt import asking_reply
 from core.pipelines.recognizer import Recognizer
+from core.pipelines.transcript import TextTurn
 from testkit import paths, real_speech
-from testkit.conditions import at_gain, click, hum, pink_noise
+from testkit.conditions import (
+    at_gain,
+    click,
+    hum,
+    people_talking,
+    pink_noise,
+    with_noise,
+)
+from testkit.foreign import FOREIGN, in_language
 from testkit.netguard import MARK
 from testkit.questions import MEMORY_PAIRS, QUESTIONS, TRANSCRIBED_SENTENCE
 from testkit.voices import (
@@ -49,6 +60,7 @@ from testkit.voices import (
     PIPER,
     normalised_word_error_rate,
     speak,
+    speak_espeak,
 )
 from tests.conftest import collect, thread_names
 
@@ -101,10 +113,11 @@ async def test_spoken_questions_are_heard_and_answered(
         heard.append(final["heard"])
         assert all(it["heard"] == final["heard"] for it in items)
         rows.append((q.answered_by(answer), q.question, final["heard"], answer))
-        assert (
-            final["timings"]["recognition_ms"] > 0
-            and final["timings"]["prompt_tokens"] > 0
-        )
+        assert final["timings"]["recognition_ms"] > 0
+        if final["timings"].get("doubt"):  # asked about: counts as not answered
+            assert answer == asking_reply(final["heard"].strip())
+        else:
+            assert final["timings"]["prompt_tokens"] > 0
     engine.clear_history()
     right = sum(ok for ok, *_ in rows)
     wer = normalised_word_error_rate([q.question for q in QUESTIONS], heard)
@@ -255,6 +268,109 @@ async def test_very_quiet_speech_is_heard_and_answered(embedded):
         rows.append((q.question, reply["heard"], reply["text"]))
     engine.clear_history()
     assert right >= 3, rows
+
+
+async def test_very_quiet_speech_is_recognised_while_the_key_is_held(embedded):
+    """The preview at the pause passes the same gate and level step as the release, so a
+    quiet microphone keeps the head start (without it, the first word came 600-970 ms
+    after the release instead of ~250)."""
+    engine, _ = embedded
+    engine.clear_history()
+    samples, rate = speak(QUESTIONS[0].question, voice=PIPER)
+    quiet = at_gain(samples, -35)
+    pause = np.r_[quiet, np.zeros(rate // 5, np.float32)]
+    assert await engine.preview(pause, sample_rate=rate)
+    reply = await engine.process_realtime_chunk(
+        np.r_[pause, np.zeros(rate // 10, np.float32)], "quiet-held", sample_rate=rate
+    )
+    engine.clear_history()
+    assert reply["success"] and reply["timings"]["recognised_while_recording"], reply
+
+
+# Whisper base in four people's babble at SNR 5 dB, on the tuning half of the conditions
+# set: "Who painted the Mona Lisa?" heard "who painted the mummolies." (least likely word
+# -2.85), "What is the currency of Japan?" heard "... of humanity?" (-2.60), "Who wrote
+# Romeo and Juliet?" heard "We broke the promise over Juliet." (-2.35); the threshold is
+# -1.4. Two of three leave a clip of room for another CPU's kernels.
+MISHEARD_IN_BABBLE = (
+    "Who painted the Mona Lisa?",
+    "What is the currency of Japan?",
+    "Who wrote Romeo and Juliet?",
+)
+
+
+async def test_a_misheard_question_is_asked_about_not_answered(embedded):
+    """Before, a misheard question got a confident wrong answer ("The capital of the boy is
+    New York."); now the reply says what was heard and asks, and the chat model is not
+    called."""
+    engine, _ = embedded
+    noise = people_talking(20, 16000)
+    asked, rows = 0, []
+    for i, question in enumerate(MISHEARD_IN_BABBLE):
+        engine.clear_history()
+        speech = resample(*speak(question, voice=PIPER), 16000)
+        reply = await engine.process_realtime_chunk(
+            with_noise(speech, noise, 5), f"babble{i}", sample_rate=16000
+        )
+        assert reply["success"], reply
+        timings = reply["timings"]
+        rows.append((question, reply["heard"], timings.get("doubt"), reply["text"]))
+        if timings.get("doubt"):
+            asked += 1
+            assert reply["text"] == asking_reply(reply["heard"].strip())
+            assert "prompt_tokens" not in timings  # nothing was asked of the chat model
+            assert engine.history == ()  # and nothing misheard is remembered
+    engine.clear_history()
+    assert asked >= 2, rows
+
+
+# espeak-ng's German is the only German voice here, and rough: with the language chosen
+# Whisper hears "Masist wie Hauptstadt von Frankreich." and "Was machen wir denn?", unsure
+# of most of it. In the conditions report the four questions, answered regardless, were
+# answered in German 4/4 (the fact right 1/4: what was heard was not the question); at
+# least 3 leave one of room. Asked about (the default), the reply is in German too.
+async def test_german_questions_are_answered_in_german(embedded):
+    engine, _ = embedded
+    german = [q for q in FOREIGN if q[1] == "de"]
+    assert engine.set_language("de")
+    asking = engine.pipeline.turn
+    rows = []
+    try:
+        engine.pipeline.turn = TextTurn(ask_when_unsure=False)
+        for i, (voice, _code, question, _accepted) in enumerate(german):
+            engine.clear_history()
+            samples, rate = speak_espeak(question, 130, voice)
+            reply = await engine.process_realtime_chunk(
+                samples, f"de{i}", sample_rate=rate
+            )
+            assert reply["success"] and reply["timings"]["language"] == "de", reply
+            rows.append(
+                (in_language(reply["text"], "de"), reply["heard"], reply["text"])
+            )
+        engine.pipeline.turn = asking
+        samples, rate = speak_espeak(german[0][2], 130, german[0][0])
+        asked = await engine.process_realtime_chunk(samples, "de-ask", sample_rate=rate)
+    finally:
+        engine.pipeline.turn = asking
+        engine.set_language("en")
+        engine.clear_history()
+    assert sum(ok for ok, *_ in rows) >= 3, rows
+    if asked["timings"].get("doubt"):
+        assert asked["text"] == asking_reply(asked["heard"].strip(), "de")
+        assert asked["text"].startswith("Ich bin nicht sicher")
+    else:
+        assert in_language(asked["text"], "de"), asked
+
+
+async def test_a_language_whisper_does_not_know_is_refused_with_what_is_accepted(
+    embedded,
+):
+    engine, _ = embedded
+    with pytest.raises(ValueError, match="'klingon' is not a language Whisper knows"):
+        engine.set_language("klingon")
+    assert engine.language == "en"  # unchanged
+    assert engine.set_language("auto") and engine.language is None
+    assert engine.set_language("en") and engine.language == "en"
 
 
 def _clock_readings(moment: datetime) -> set[str]:

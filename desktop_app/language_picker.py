@@ -1,0 +1,93 @@
+"""The language speech is heard in: a combo box in the top bar, remembered (QSettings
+``recognition/language``), applied to each model as it becomes ready. A model that hears
+the clip itself (an audio model, a server that takes audio) has nothing to set: the box
+is then disabled and says why."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtWidgets import QComboBox
+
+from core import StreamingEngine
+from core.languages import WHISPER_LANGUAGES
+
+KEY = "recognition/language"
+AUTO = "auto"
+#: the box's entries: detection, then the languages most often spoken to Whisper
+OFFERED = (
+    AUTO,
+    "en",
+    "de",
+    "fr",
+    "es",
+    "it",
+    "pt",
+    "nl",
+    "pl",
+    "ru",
+    "uk",
+    "tr",
+    "sv",
+    "ja",
+    "zh",
+    "ko",
+    "ar",
+    "hi",
+)
+TIP = "The language you speak: answers come in it too. Detect hears any language"
+NOT_HERE = "This model hears the clip itself, in any language it knows"
+
+
+def label(code: str) -> str:
+    return "Detect" if code == AUTO else WHISPER_LANGUAGES.get(code, code)
+
+
+class LanguagePicker(QObject):
+    note = Signal(str)
+
+    def __init__(
+        self,
+        box: QComboBox,
+        settings: QSettings,
+        default: str | None,
+        engine: Callable[[], StreamingEngine],
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.box = box
+        self.settings = settings
+        self._engine = engine
+        saved = settings.value(KEY, default or AUTO)
+        self.code = saved if saved == AUTO or saved in WHISPER_LANGUAGES else AUTO
+        codes = list(OFFERED)
+        if self.code not in codes:  # a language chosen in config.yaml
+            codes.append(self.code)
+        for code in codes:
+            box.addItem(label(code), code)
+        box.setCurrentIndex(box.findData(self.code))
+        box.setToolTip(TIP)
+        box.activated.connect(self._picked)
+
+    def apply(self) -> None:
+        """Give the current model the chosen language (it has just become ready)."""
+        engine = self._engine()
+        if not engine.is_initialized:
+            return
+        hears = engine.set_language(None if self.code == AUTO else self.code)
+        self.box.setEnabled(hears)
+        self.box.setToolTip(TIP if hears else NOT_HERE)
+
+    def _picked(self, row: int) -> None:
+        code = self.box.itemData(row)
+        if code == self.code:
+            return
+        self.code = code
+        self.settings.setValue(KEY, code)
+        self.apply()
+        self.note.emit(
+            "Listening for any language"
+            if code == AUTO
+            else f"Listening for {label(code)}"
+        )
