@@ -234,6 +234,12 @@ def _default_servers() -> dict[str, ServerSettings]:
     }
 
 
+class DictationSettings(_Section):
+    method: Literal["type", "paste"] = "type"
+    paste_key: Literal["ctrl+v", "ctrl+shift+v", "shift+insert"] = "ctrl+v"
+    trailing_space: bool = True
+
+
 class MemorySettings(_Section):
     turns: int = Field(4, ge=0, le=50)
 
@@ -246,6 +252,7 @@ class Config(_Section):
     memory: MemorySettings = MemorySettings()
     prompts: PromptSettings = PromptSettings()
     speech: SpeechSettings = SpeechSettings()
+    dictation: DictationSettings = DictationSettings()
     servers: dict[str, ServerSettings] = Field(default_factory=_default_servers)
 
     @field_validator("servers")
