@@ -1,5 +1,5 @@
 import sys
 
-from desktop_app.app import main
+from desktop_app.remote import main
 
 sys.exit(main())

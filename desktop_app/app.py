@@ -20,6 +20,7 @@ from core.config import Config, validate_config
 from core.models.names import what_it_names
 from core.pipelines.catalog import choices
 from desktop_app.audio_io import Recorder
+from desktop_app.command_server import CommandServer
 from desktop_app.controller import Controller
 from desktop_app.display_check import display_problem
 from desktop_app.keys.push_to_talk import DEFAULT_KEY, PushToTalk
@@ -114,6 +115,16 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="embedded, a preset, a servers entry, a server URL, a hub id or folder; "
         "overrides model.id and the window's last choice",
     )
+    for command, does in (
+        (
+            "toggle",
+            "start a recording in the running window, or send the one under way",
+        ),
+        ("start", "start a recording in the running window"),
+        ("stop", "send the running window's recording"),
+        ("undo", "erase the running window's last dictation"),
+    ):
+        parser.add_argument(f"--{command}", action="store_true", help=does)
     parser.add_argument(
         "-v",
         "--verbose",
@@ -181,11 +192,14 @@ def main(argv: list[str] | None = None) -> int:
     closed = asyncio.Event()
     app.lastWindowClosed.connect(closed.set)
     wakeup = close_on_signals(controller.window)
+    commands = CommandServer(controller.remote_command, controller.window)
+    commands.listen()
     controller.window.show()
     controller.start()
     with loop:
         loop.run_until_complete(closed.wait())
         loop.run_until_complete(controller.shutdown())
+    commands.close()
     signal.set_wakeup_fd(-1)
     for end in wakeup:
         end.close()

@@ -1,14 +1,17 @@
 """Microphone capture and clip playback through sounddevice (PortAudio).
 
 The input stream stays open while the window is, so the energy meter is live at all times;
-push-to-talk only decides which blocks are kept. Everything in the PortAudio callback is
+push-to-talk only decides which blocks are kept. A recording starts with the last
+``PRE_ROLL_S`` before the key went down, so a word begun with the press keeps its start. Everything in the PortAudio callback is
 cheap (one RMS per 20 ms block); the level crosses to the GUI thread as a queued signal.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -18,6 +21,10 @@ from core.audio import rms_dbfs
 from core.sound import load_sounddevice
 
 log = logging.getLogger(__name__)
+
+#: sound from before the key press a recording starts with (a key is pressed as one starts
+#: to speak, and a press takes some 50-100 ms to reach the app)
+PRE_ROLL_S = 0.3
 
 
 class Recorder(QObject):
@@ -40,6 +47,8 @@ class Recorder(QObject):
         self._closing = False
         self._lock = threading.Lock()
         self._blocks: list[np.ndarray] = []
+        # the latest blocks while not recording: the next recording's first PRE_ROLL_S
+        self._recent: deque[np.ndarray] = deque(maxlen=math.ceil(PRE_ROLL_S / block_s))
         self._recording = False
         self._kept = 0  # samples kept in this recording
         self._limit: int | None = None  # most samples to keep, at the stream's rate
@@ -97,6 +106,7 @@ class Recorder(QObject):
             finished_callback=self._on_finished,
         )
         self._closing = False
+        self._recent.clear()  # another device's, or another rate's
         stream.start()
         self.stream_rate = rate
         return stream
@@ -114,8 +124,9 @@ class Recorder(QObject):
     def start_recording(self, limit_s: float | None = None) -> None:
         """Keep blocks from now on, at most ``limit_s`` seconds of them."""
         with self._lock:
-            self._blocks = []
-            self._kept = 0
+            self._blocks = list(self._recent)
+            self._recent.clear()
+            self._kept = sum(len(block) for block in self._blocks)
             self._limit = None if limit_s is None else int(limit_s * self.stream_rate)
             self.serial += 1
             self._recording = True
@@ -160,6 +171,8 @@ class Recorder(QObject):
                 full = self._limit is not None and self._kept >= self._limit
                 if full:  # keep what there is; the GUI thread ends the recording
                     self._recording = False
+            else:
+                self._recent.append(mono.copy())
         self.level_changed.emit(rms_dbfs(mono))
         if full:
             self.limit_reached.emit(serial)

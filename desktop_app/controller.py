@@ -24,6 +24,7 @@ from core.models.packaged import cache_dir
 from desktop_app import audio_io, export
 from desktop_app.audio_io import Recorder
 from desktop_app.device_pickers import DevicePickers
+from desktop_app.dictation.dictation import Dictation
 from desktop_app.export import TurnRecord
 from desktop_app.keys.global_hotkey import GlobalHotkey
 from desktop_app.keys.key_settings import KeySettings
@@ -150,6 +151,9 @@ class Controller(QObject):
         window.new_button.clicked.connect(self.new_conversation)
         window.export_button.clicked.connect(self.export_dialog)
         window.mode_box.currentIndexChanged.connect(self._remember_mode)
+        self.dictation = Dictation(engine.config.dictation, window, parent=self)
+        window.undo_button.clicked.connect(self.undo_dictation)
+        window.mode_box.currentIndexChanged.connect(self._show_mode)
         self._restore()
 
     # -- the parts, under the names the app and the tests use --------------------------------
@@ -320,6 +324,7 @@ class Controller(QObject):
             )
 
     def on_device_failed(self, message: str) -> None:
+        log.warning("microphone: %s", message)
         if self.recorder.is_recording:
             self.recorder.stop_recording()
             self._recording_timer.stop()
@@ -381,13 +386,26 @@ class Controller(QObject):
 
     async def _answer_clip(self, clip: np.ndarray, rate: int, mode: str) -> None:
         duration = len(clip) / rate if rate else 0.0
+        turn = TurnRecord(mode=mode, clip_s=round(duration, 2))
+        try:
+            await self._run_turn(clip, rate, turn)
+            if mode == "dictate" and not turn.interrupted:
+                if turn.answer and turn.note is None:  # a transcript, not an error
+                    said = await self.dictation.deliver(turn.answer)
+                    self.window.chat.add_note(said)
+                self.window.undo_button.setEnabled(self.dictation.can_undo)
+        finally:
+            self.turn_finished.emit(turn)
+
+    async def _run_turn(self, clip: np.ndarray, rate: int, turn: TurnRecord) -> None:
+        mode = turn.mode
+        duration = len(clip) / rate if rate else 0.0
         user = self.window.chat.add_user(duration)
         user.play_requested.connect(lambda: self._play(clip, rate))
         if self.engine.reports_heard(mode):
             user.expect_heard()
         # The answer's place is taken now, so a barge-in's next turn always comes after it.
         answer = self.window.chat.add_answer()
-        turn = TurnRecord(mode=mode, clip_s=round(duration, 2))
         self.turns.append(turn)
         self.window.set_status("Answering…")
         self.window.stop_button.setEnabled(True)
@@ -396,8 +414,10 @@ class Controller(QObject):
             self.window.draw_now()  # before the clip goes to the model
             if mode == "conversation":
                 speaker = await self.speech.start(answer)
+            # dictation is a transcript, typed elsewhere once it is complete
+            engine_mode = "transcribe" if mode == "dictate" else mode
             stream = self.engine.process_realtime_chunk_streaming(
-                clip, len(self.turns), mode, sample_rate=rate
+                clip, len(self.turns), engine_mode, sample_rate=rate
             )
             async with contextlib.aclosing(stream):
                 async for item in stream:
@@ -417,7 +437,6 @@ class Controller(QObject):
             if speaker is not None:
                 speaker.finish()  # the rest of the answer; nothing after a stop
             self.models.report_state()
-            self.turn_finished.emit(turn)
             QTimer.singleShot(0, self._update_stop)
 
     def _show_item(
@@ -476,6 +495,48 @@ class Controller(QObject):
 
     def _remember_mode(self) -> None:
         self.settings.setValue("ui/mode", self.mode)
+
+    def _show_mode(self) -> None:
+        dictating = self.mode == "dictate"
+        self.window.undo_button.setVisible(dictating)
+        if dictating:
+            self.window.chat.add_note(
+                "Dictate: hold the key in any window and speak; what you said is typed "
+                f"there ({self.dictation.found}). Turn on Also when another window has "
+                "focus under Change…, or bind ptt-assistant --toggle to a key."
+            )
+
+    def remote_command(self, command: str) -> str:
+        """A command from ``ptt-assistant --toggle`` and friends (``desktop_app.remote``)."""
+        recording = self.recorder.is_recording
+        if command == "toggle":
+            command = "stop" if recording else "start"
+        if command == "start":
+            if recording:
+                return "already recording"
+            self.on_press()
+            return "recording" if self.recorder.is_recording else "could not record"
+        if command == "stop":
+            if not recording:
+                return "not recording"
+            self.on_release()
+            return "sent"
+        if command == "undo":
+            self.undo_dictation()
+            return "undoing the last dictation"
+        if command == "show":
+            self.window.showNormal()
+            self.window.raise_()
+            self.window.activateWindow()
+            return "shown"
+        return f"unknown command {command!r}: toggle, start, stop, undo or show"
+
+    def undo_dictation(self) -> None:
+        asyncio.ensure_future(self._undo())
+
+    async def _undo(self) -> None:
+        self.window.chat.add_note(await self.dictation.undo())
+        self.window.undo_button.setEnabled(self.dictation.can_undo)
 
     def new_conversation(self) -> None:
         self.barge_in()

@@ -42,7 +42,11 @@ class MainWindow(QMainWindow):
         self.mode_box = QComboBox()
         self.mode_box.addItem("Conversation", "conversation")
         self.mode_box.addItem("Transcribe", "transcribe")
-        self.mode_box.setToolTip("Answer what you say, or just write it down")
+        self.mode_box.addItem("Dictate", "dictate")
+        self.mode_box.setToolTip(
+            "Conversation: answer what you say. Transcribe: write it down here. "
+            "Dictate: type it into the window that has focus"
+        )
         self.new_button = QPushButton("New conversation")
         self.new_button.setToolTip("Clear the chat and the assistant's memory")
         self.export_button = QPushButton("Export…")
@@ -98,6 +102,13 @@ class MainWindow(QMainWindow):
         self.addAction(stop_action)
         self.stop_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.stop_button.setEnabled(False)
+        self.undo_button = QPushButton("Undo dictation")
+        self.undo_button.setToolTip(
+            "Erase the last dictated text from the window it was typed into"
+        )
+        self.undo_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.undo_button.setEnabled(False)
+        self.undo_button.hide()  # shown in Dictate mode
         self.key_button = QPushButton("Change…")
         self.key_button.setToolTip("Choose the push-to-talk key")
         self.key_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -106,6 +117,7 @@ class MainWindow(QMainWindow):
         bottom.addWidget(self.talk_button)
         bottom.addWidget(self.hint)
         bottom.addWidget(self.key_button)
+        bottom.addWidget(self.undo_button)
         bottom.addWidget(self.speak_button)
         bottom.addWidget(self.stop_button)
 
