@@ -22,9 +22,9 @@ from core.sound import load_sounddevice
 
 log = logging.getLogger(__name__)
 
-#: sound from before the key press a recording starts with (a key is pressed as one starts
-#: to speak, and a press takes some 50-100 ms to reach the app)
-PRE_ROLL_S = 0.3
+#: sound from before the key press a recording starts with: people press and speak at once,
+#: and a press takes some 50-100 ms to reach the app (more through a desktop shortcut)
+PRE_ROLL_S = 0.5
 
 
 class Recorder(QObject):
