@@ -9,7 +9,9 @@ import contextlib
 import os
 import select
 import shutil
+import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -185,3 +187,54 @@ class Recording:
         ]
         assert loud, "nothing was heard"
         return loud[-1]
+
+
+@contextlib.contextmanager
+def sway_headless() -> Iterator[dict[str, str]]:
+    """A private headless Wayland compositor (sway, wlroots: it has the virtual-keyboard
+    protocol wtype uses); yields ``WAYLAND_DISPLAY`` (an absolute path) for its clients.
+
+    sway refuses to run as root, so as root it runs as ``nobody``, in a folder of its own
+    under /tmp (a root client reaches its socket all the same)."""
+    if not shutil.which("sway"):
+        raise RuntimeError("sway is missing: apt-get install sway wtype wl-clipboard")
+    home = Path(tempfile.mkdtemp(prefix="ptt-sway-"))
+    runtime = home / "run"
+    runtime.mkdir(mode=0o700)
+    config = home / "sway.conf"
+    config.write_text("output HEADLESS-1 resolution 1024x768\n")
+    as_user: list[str] = []
+    if os.getuid() == 0:
+        home.chmod(0o755)
+        os.chown(runtime, 65534, 65534)
+        as_user = ["runuser", "-u", "nobody", "--"]
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(runtime),
+        "XDG_RUNTIME_DIR": str(runtime),
+        "WLR_BACKENDS": "headless",
+        "WLR_LIBINPUT_NO_DEVICES": "1",
+        "WLR_RENDERER": "pixman",
+    }
+    log_path = home / "sway.log"
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            [*as_user, "env", *(f"{k}={v}" for k, v in env.items()), "sway", "-c",
+             str(config)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    socket = runtime / "wayland-1"
+    try:
+        deadline = time.monotonic() + 15
+        while not socket.exists():
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError(f"sway did not start: {log_path.read_text()}")
+            time.sleep(0.05)
+        yield {"WAYLAND_DISPLAY": str(socket)}
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)
+        server.wait(10)
+        shutil.rmtree(home, ignore_errors=True)

@@ -66,26 +66,46 @@ class WaylandClipboard:
     def __init__(self, copy: str, paste: str) -> None:
         self.copy, self.paste = copy, paste
 
-    def _run(self, *args: str, text: str | None = None) -> str:
-        done = subprocess.run(
-            args, input=text, capture_output=True, text=True, timeout=5, check=False
-        )
-        return done.stdout if done.returncode == 0 else ""
+    def _copy(self, *args: str, text: str | None = None) -> None:
+        # no pipes for its output: wl-copy leaves a process behind serving the clipboard
+        try:
+            subprocess.run(
+                [self.copy, *args],
+                input=text,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                text=True,
+                timeout=5,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            log.warning("dictation: wl-copy failed: %s", exc)
 
     def save(self) -> str:
-        return self._run(self.paste, "--no-newline")
+        try:
+            done = subprocess.run(
+                [self.paste, "--no-newline"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            log.warning("dictation: wl-paste failed: %s", exc)
+            return ""
+        return done.stdout if done.returncode == 0 else ""
 
     def set_text(self, text: str) -> None:
-        self._run(self.copy, text=text)
+        self._copy(text=text)
 
     def holds(self, text: str) -> bool:
         return self.save() == text
 
     def restore(self, saved: str) -> None:
         if saved:
-            self._run(self.copy, text=saved)
+            self._copy(text=saved)
         else:
-            self._run(self.copy, "--clear")
+            self._copy("--clear")
 
 
 def clipboard_for_session() -> Any:
@@ -129,6 +149,7 @@ class Dictation(QObject):
         if not text:
             return "Nothing was heard to type."
         if self.own_window.isActiveWindow():
+            log.info("dictation: not typed, our own window has focus")
             return (
                 "Not typed: this window has focus. Click into the window to type into, "
                 "then hold the key (Also when another window has focus, under Change…)."

@@ -209,19 +209,23 @@ class WtypeTypist:
     def __init__(self, path: str) -> None:
         self.path = path
 
+    # A moment before the first key: the application must have the new virtual keyboard's
+    # keymap first, or the first character is lost (seen with Qt on sway).
+    SETTLE = ("-s", "50")
+
     def type(self, text: str) -> None:
-        _run([self.path, "--", text], "wtype")
+        _run([self.path, *self.SETTLE, "--", text], "wtype")
 
     def erase(self, count: int) -> None:
         if count:
-            _run([self.path, *["-k", "BackSpace"] * count], "wtype")
+            _run([self.path, *self.SETTLE, *["-k", "BackSpace"] * count], "wtype")
 
     def press(self, keys: str) -> None:
         *modifiers, key = keys.lower().split("+")
         held = [arg for m in modifiers for arg in ("-M", m)]
         released = [arg for m in reversed(modifiers) for arg in ("-m", m)]
-        _run([self.path, *held, "-k", key.capitalize() if len(key) > 1 else key,
-              *released], "wtype")  # fmt: skip
+        key = key.capitalize() if len(key) > 1 else key
+        _run([self.path, *self.SETTLE, *held, "-k", key, *released], "wtype")
 
 
 #: Linux input event codes (linux/input-event-codes.h), for ydotool
