@@ -78,13 +78,10 @@ async def until_holds(out: Path, text: str, timeout: float = 10) -> float:
 
 
 async def release_to_typed(engine: StreamingEngine, out: Path, runs: int) -> list[dict]:
-    from PySide6.QtWidgets import QWidget
-
     from core.config import DictationSettings
     from desktop_app.dictation.dictation import Dictation
 
-    window = QWidget()  # ours, never focused: the typing goes to the target
-    dictation = Dictation(DictationSettings(), window)
+    dictation = Dictation(DictationSettings())  # no window of ours has focus
     rows = []
     for run in range(runs):
         for n, sentence in enumerate(SENTENCES):

@@ -128,14 +128,10 @@ class Controller(QObject):
         self.models.can_cancel.connect(window.cancel_button.setVisible)
         self.models.stopping.connect(self.barge_in)
         self.languages = LanguagePicker(
-            window.language_box,
-            settings,
-            engine.config.embedded.language,
-            lambda: self.engine,
-            self,
+            window.language_box, settings, engine.config.embedded.language, self
         )
         self.languages.note.connect(window.chat.add_note)
-        self.models.ready.connect(self.languages.apply)
+        self.models.ready.connect(self._apply_language)
         self.models.ready.connect(self._model_ready)
         window.retry_button.clicked.connect(self.models.start_loading)
         window.cancel_button.clicked.connect(self.models.cancel_loading)
@@ -151,7 +147,7 @@ class Controller(QObject):
         window.new_button.clicked.connect(self.new_conversation)
         window.export_button.clicked.connect(self.export_dialog)
         window.mode_box.currentIndexChanged.connect(self._remember_mode)
-        self.dictation = Dictation(engine.config.dictation, window, parent=self)
+        self.dictation = Dictation(engine.config.dictation, parent=self)
         window.undo_button.clicked.connect(self.undo_dictation)
         window.mode_box.currentIndexChanged.connect(self._show_mode)
         self._restore()
@@ -241,6 +237,9 @@ class Controller(QObject):
     def _show_progress(self, message: str, fraction: float | None) -> None:
         if self.state is ModelState.LOADING:
             self.window.set_status(f"{message}…", busy=True, fraction=fraction)
+
+    def _apply_language(self) -> None:
+        self.languages.apply(self.engine)
 
     def _model_ready(self) -> None:
         if self.speech.enabled:

@@ -5,8 +5,6 @@ is then disabled and says why."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QComboBox
 
@@ -52,13 +50,13 @@ class LanguagePicker(QObject):
         box: QComboBox,
         settings: QSettings,
         default: str | None,
-        engine: Callable[[], StreamingEngine],
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.box = box
         self.settings = settings
-        self._engine = engine
+        # the engine last applied to, not the controller: no reference cycle through it
+        self._engine: StreamingEngine | None = None
         saved = settings.value(KEY, default or AUTO)
         self.code = saved if saved == AUTO or saved in WHISPER_LANGUAGES else AUTO
         codes = list(OFFERED)
@@ -70,10 +68,11 @@ class LanguagePicker(QObject):
         box.setToolTip(TIP)
         box.activated.connect(self._picked)
 
-    def apply(self) -> None:
-        """Give the current model the chosen language (it has just become ready)."""
-        engine = self._engine()
-        if not engine.is_initialized:
+    def apply(self, engine: StreamingEngine | None = None) -> None:
+        """Give ``engine`` (a model just ready), or the last one, the chosen language."""
+        engine = engine or self._engine
+        self._engine = engine
+        if engine is None or not engine.is_initialized:
             return
         hears = engine.set_language(None if self.code == AUTO else self.code)
         self.box.setEnabled(hears)

@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from PySide6.QtCore import QMimeData, QObject, Signal
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication
 
 from core.config import DictationSettings
 from desktop_app.dictation.typists import (
@@ -121,14 +121,12 @@ class Dictation(QObject):
     def __init__(
         self,
         settings: DictationSettings,
-        own_window: QWidget,
         typists: tuple[list[Typist], str] | None = None,
         clipboard: Any = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.settings = settings
-        self.own_window = own_window
         self.typists, self.found = typists if typists is not None else find_typists()
         self.clipboard = clipboard
         self._last: tuple[Typist, int] | None = None  # what undo erases
@@ -148,7 +146,9 @@ class Dictation(QObject):
         text = self.text_for(transcript)
         if not text:
             return "Nothing was heard to type."
-        if self.own_window.isActiveWindow():
+        # any window of ours (not held: a part keeping the window alive could have gc
+        # destroy it mid-teardown)
+        if QApplication.activeWindow() is not None:
             log.info("dictation: not typed, our own window has focus")
             return (
                 "Not typed: this window has focus. Click into the window to type into, "

@@ -36,8 +36,11 @@ def x_server(monkeypatch):
 
 
 @pytest.fixture
-def field(x_server, tmp_path):
-    """Another application with focus; returns a reader of what it holds."""
+def field(x_server, tmp_path, qapp):
+    """Another application with focus (none of ours: the offscreen platform makes any
+    shown window active, so an earlier test's are hidden); returns the file it writes."""
+    for widget in qapp.topLevelWidgets():
+        widget.hide()
     out = tmp_path / "field.txt"
     process = subprocess.Popen(
         [sys.executable, "-m", "testkit.text_field", str(out)],
@@ -91,7 +94,7 @@ def keyboard(server) -> list:
 
 def test_every_character_arrives_and_undo_erases_exactly_it(x_server, field, qtbot):
     before = keyboard(x_server)
-    dictation = Dictation(DictationSettings(), QWidget())
+    dictation = Dictation(DictationSettings())
     assert [t.name for t in dictation.typists] == ["XTest"]
     spoken = "Ça coûte 5 € — naïve Grüße, 100% sure?"
     said = done(qtbot, dictation.deliver(spoken))
@@ -111,7 +114,7 @@ def test_our_own_window_is_never_typed_into(x_server, field, qtbot):
     window.show()
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow, timeout=5000)
-    dictation = Dictation(DictationSettings(), window)
+    dictation = Dictation(DictationSettings())
     said = done(qtbot, dictation.deliver("Not for us."))
     assert said.startswith("Not typed: this window has focus")
     qtbot.wait(300)
@@ -137,7 +140,7 @@ def test_a_failing_tool_hands_over_and_the_last_resort_is_the_clipboard(
     from desktop_app.dictation.typists import YdotoolTypist
 
     failing = Dictation(
-        DictationSettings(), QWidget(), typists=([WtypeTypist(str(tool))], "wtype")
+        DictationSettings(), typists=([WtypeTypist(str(tool))], "wtype")
     )
     said = done(qtbot, failing.deliver("Keep me."))
     assert "virtual keyboard protocol" in said and "on the clipboard" in said
@@ -146,7 +149,6 @@ def test_a_failing_tool_hands_over_and_the_last_resort_is_the_clipboard(
 
     handed = Dictation(
         DictationSettings(),
-        QWidget(),
         typists=([WtypeTypist(str(tool)), YdotoolTypist(str(other))], "both"),
     )
     assert done(qtbot, handed.deliver("Over to you.")) == "Typed with ydotool."
