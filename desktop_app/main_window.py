@@ -37,7 +37,7 @@ class MainWindow(QMainWindow):
     def __init__(self, threshold_dbfs: float, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Push-to-talk assistant")
-        self.resize(960, 640)  # the top bar on one line; it wraps below ~900 px
+        self.resize(1180, 660)  # the top bar on one line; it wraps below ~1130 px
 
         self.mode_box = QComboBox()
         self.mode_box.addItem("Conversation", "conversation")

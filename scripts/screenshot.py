@@ -40,7 +40,7 @@ async def shoot(out: Path) -> None:
         settings = QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat)
         config = load_config(overrides={"chunked_response": {"chunk_size_words": 2}})
         controller = build(config, settings, sound)
-        controller.window.resize(960, 600)
+        controller.window.resize(1180, 620)
         controller.window.show()
         controller.start()
         while controller.state.value == "loading":
