@@ -264,19 +264,61 @@ def voice_process_commands() -> list[list[str]]:
     return commands
 
 
+# Dictation's typing tools (wtype, ydotool, wl-clipboard): a program found on PATH by its
+# fixed name, the dictated text an argument after "--" or the program's input, no shell.
+TYPING_TOOLS = [
+    ROOT / "desktop_app" / "dictation" / "typists.py",
+    ROOT / "desktop_app" / "dictation" / "dictation.py",
+]
+
+
+def typing_tool_commands() -> list[list[str]]:
+    commands = []
+    for source in TYPING_TOOLS:
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Call) and dotted(node.func) in (
+                "subprocess.run",
+                "_run",
+            ):
+                argv = node.args[0]
+                commands.append(
+                    [ast.unparse(e) for e in argv.elts]
+                    if isinstance(argv, ast.List)
+                    else [ast.unparse(argv)]
+                )
+    return commands
+
+
 def test_the_product_code_runs_no_code_and_no_commands():
     """No eval/exec, no pickles, no shells, no dynamic imports anywhere in core/ or
-    desktop_app/, and no subprocess but the voice's own: nothing from a clip, an answer or a
-    file can be run."""
+    desktop_app/, and no subprocess but the voice's own and the typing tools': nothing from
+    a clip, an answer or a file can be run."""
     sources = [path for folder in PRODUCT for path in folder.rglob("*.py")]
     assert len(sources) > 20
     problems = [
         problem
         for path in sources
         for problem in findings(path)
-        if not (path == VOICE_PROCESS and problem.endswith("imports subprocess"))
+        if not (
+            path in (VOICE_PROCESS, *TYPING_TOOLS)
+            and problem.endswith("imports subprocess")
+        )
     ]
     assert problems == []
+    # each typing tool by the path `which` gave for its fixed name; text after "--"
+    assert sorted(map(tuple, typing_tool_commands())) == sorted(
+        [
+            ("command",),  # typists._run's own: the calls below
+            ("self.path", "*self.SETTLE", "'--'", "text"),
+            ("self.path", "*self.SETTLE", "*['-k', 'BackSpace'] * count"),
+            ("self.path", "*self.SETTLE", "*held", "'-k'", "key", "*released"),
+            ("self.path", "'type'", "'--'", "text"),
+            ("self.path", "'key'", "*[f'{code}:1', f'{code}:0'] * count"),
+            ("self.path", "'key'", "*events"),
+            ("self.copy", "*args"),  # the text is its input
+            ("self.paste", "'--no-newline'"),
+        ]
+    )
     # the voice process: the interpreter, our module, then its fd, voice file and niceness
     assert voice_process_commands() == [
         [
