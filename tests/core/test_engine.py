@@ -308,13 +308,15 @@ async def test_silence_is_no_speech_within_milliseconds(engine, level):
     clip = (level * np.random.default_rng(0).standard_normal(16000 * 3)).astype(
         np.float32
     )
+    # the first quiet clip loads Silero VAD (a one-time cost, ~0.2 s): not what is timed
+    await collect(engine.process_realtime_chunk_streaming(clip, 0))
     with step_hook(engine, lambda step: None) as steps:
         started = time.perf_counter()
         items = await collect(engine.process_realtime_chunk_streaming(clip, 1))
         elapsed = time.perf_counter() - started
     assert_single_error(items, "no_speech")
     assert steps["n"] == 0
-    assert elapsed < 0.25  # generous for a loaded CI machine; typically ~1 ms
+    assert elapsed < 0.25  # generous for a loaded CI machine; typically a few ms
 
 
 async def test_processor_that_drops_the_audio_is_an_error(tiny_models):
