@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -75,6 +76,7 @@ def heard_turn(
     history: Sequence[Exchange],
     heard: str | None,
     options: TextTurn = TextTurn(),
+    now: datetime | None = None,
 ) -> tuple[Prepared, list[dict[str, str]] | None]:
     """A turn that starts with recognition: in transcribe mode the recognised segments
     pass through (no messages); in conversation, what was heard and the chat messages
@@ -96,6 +98,7 @@ def heard_turn(
         said.text,
         said.stats.get("language"),
         local_time=options.local_time,
+        now=now,
     )
 
 
@@ -106,6 +109,7 @@ def chat_messages(
     language: str | None = None,
     *,
     local_time: bool = True,
+    now: datetime | None = None,
 ) -> list[dict[str, str]]:
     """The system prompt, the remembered turns as text, the local time (when
     ``local_time``) and the language to answer in (when the question was not in English),
@@ -114,7 +118,7 @@ def chat_messages(
     for turn in history:
         messages.append({"role": "user", "content": turn.user_text or ""})
         messages.append({"role": "assistant", "content": turn.answer})
-    notes = [time_message()["content"]] if local_time else []
+    notes = [time_message(now)["content"]] if local_time else []
     if language and language != "en":
         name = language_name(language)
         notes.append(f"The question is in {name}: answer in {name}.")

@@ -88,3 +88,13 @@ async def test_an_audio_model_is_told_the_time_with_the_question(tiny_models):
                 assert "It is now" not in _asked(engine, "transcribe")
             finally:
                 await engine.close()
+
+
+def test_a_reused_preview_keeps_its_clock_so_its_cached_prompt_matches():
+    """The preview cached the prompt with the time of the pause; a release in the next
+    minute must not change those tokens (the embedded pipeline passes the preview's)."""
+    at = datetime(2026, 12, 3, 8, 59, 59, tzinfo=timezone(timedelta(0)))
+    assert chat_messages("Be brief.", [], "What time is it?", now=at)[-2] == {
+        "role": "system",
+        "content": "It is now Thursday, 3 December 2026, 08:59 (UTC+00:00).",
+    }

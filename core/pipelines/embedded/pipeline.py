@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,8 @@ class EmbeddedPipeline(PipelineBase):
     sample_rate = 16000
     hears = True
     turn = TextTurn()
+    #: the last preview's transcript and the clock its prompt was cached with
+    _previewed: tuple[str, datetime] | None = None
 
     def __init__(
         self,
@@ -211,8 +214,11 @@ class EmbeddedPipeline(PipelineBase):
         history: Sequence[Exchange],
         heard: str | None = None,
     ) -> Prepared:
+        # the preview's clock when its transcript is reused: the prompt it cached then
+        previewed, self._previewed = self._previewed, None
+        now = previewed[1] if previewed and heard and previewed[0] == heard else None
         prepared, messages = heard_turn(
-            self.recognizer, samples, mode, prompt, history, heard, self.turn
+            self.recognizer, samples, mode, prompt, history, heard, self.turn, now
         )
         if messages is None:
             return prepared
@@ -235,6 +241,8 @@ class EmbeddedPipeline(PipelineBase):
         the final request only prefills what was said after this (usually nothing)."""
         heard = self.recognizer.transcribe(samples)
         if heard and self.llama is not None:
+            now = datetime.now().astimezone()
+            self._previewed = (heard, now)
             self.llama.prefill(
                 chat_messages(
                     prompt,
@@ -242,6 +250,7 @@ class EmbeddedPipeline(PipelineBase):
                     heard,
                     self.recognizer.heard_language,
                     local_time=self.turn.local_time,
+                    now=now,
                 )
             )
         return heard or None
