@@ -87,6 +87,17 @@ def dictate(app: App, env: dict[str, str], clip) -> str:
     return dictated(app)
 
 
+def clipboard(env: dict[str, str]) -> str:
+    return subprocess.run(
+        ["wl-paste", "--no-newline"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    ).stdout
+
+
 def wait_text(out, timeout: float = 30) -> str:
     deadline = time.monotonic() + timeout
     while not out.read_text() and time.monotonic() < deadline:
@@ -113,14 +124,8 @@ def test_toggle_dictates_into_the_focused_wayland_application(
         app.wait_for(r"dictation: \d+ characters delivered", 30)
         assert is_the_question(text), text
         assert wait_text(out) == text  # every character, the first one too
-        pasted = subprocess.run(
-            ["wl-paste", "--no-newline"],
-            env=wayland,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert pasted.stdout == USERS_CLIPBOARD
+        pasted = clipboard(wayland)
+        assert pasted == USERS_CLIPBOARD
     finally:
         if target is not None:
             target.kill()
@@ -154,14 +159,8 @@ def test_without_a_typing_tool_the_text_is_left_on_the_clipboard_with_a_note(
         text = dictate(app, env, clip)
         note = app.wait_for(r"dictation: \d+ characters delivered in \d+ ms: (.*)", 30)
         assert "It is on the clipboard: paste it with Ctrl+V" in note.group(1)
-        pasted = subprocess.run(
-            ["wl-paste", "--no-newline"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert pasted.stdout == text
+        pasted = clipboard(env)
+        assert pasted == text
         assert out.read_text() == ""  # nothing was typed
     finally:
         if target is not None:
