@@ -11,6 +11,7 @@ import select
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -237,4 +238,66 @@ def sway_headless() -> Iterator[dict[str, str]]:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGTERM)
         server.wait(10)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@dataclass
+class PortalBus:
+    env: dict[str, str]  # DBUS_SESSION_BUS_ADDRESS, for the app
+    portal: subprocess.Popen
+
+    def call(self, member: str, *args: str) -> str | None:
+        """An order to the fake portal: Press, Release, Rebind(trigger), Calls."""
+        from jeepney import DBusAddress, new_method_call
+        from jeepney.io.blocking import open_dbus_connection
+
+        address = DBusAddress(
+            "/org/freedesktop/portal/desktop",
+            "org.freedesktop.portal.Desktop",
+            "org.pttassistant.FakePortal",
+        )
+        with open_dbus_connection(self.env["DBUS_SESSION_BUS_ADDRESS"]) as connection:
+            message = new_method_call(address, member, "s" * len(args) or None, args)
+            reply = connection.send_and_get_reply(message, timeout=10)
+        return reply.body[0] if reply.body else None
+
+
+@contextlib.contextmanager
+def dbus_session(*portal_args: str) -> Iterator[PortalBus]:
+    """A private D-Bus session bus with a fake desktop portal on it (``testkit.fake_portal``,
+    given ``portal_args``)."""
+    if not shutil.which("dbus-daemon"):
+        raise RuntimeError("dbus-daemon is missing: apt-get install dbus-daemon")
+    home = Path(tempfile.mkdtemp(prefix="ptt-dbus-"))
+    address = f"unix:path={home / 'bus'}"
+    bus = subprocess.Popen(
+        ["dbus-daemon", "--session", "--nofork", "--nopidfile", f"--address={address}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    portal = None
+    try:
+        deadline = time.monotonic() + 10
+        while not (home / "bus").exists():
+            if time.monotonic() > deadline or bus.poll() is not None:
+                raise RuntimeError("dbus-daemon did not start")
+            time.sleep(0.02)
+        portal = subprocess.Popen(
+            [sys.executable, "-m", "testkit.fake_portal", address, *portal_args],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        ready, _, _ = select.select([portal.stdout], [], [], 15)
+        if not ready or "ready" not in portal.stdout.readline():
+            raise RuntimeError("the fake portal did not start")
+        yield PortalBus({"DBUS_SESSION_BUS_ADDRESS": address}, portal)
+    finally:
+        for process in (portal, bus):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                process.wait(10)
+        if portal is not None:
+            portal.stdout.close()
         shutil.rmtree(home, ignore_errors=True)

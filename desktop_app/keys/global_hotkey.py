@@ -39,6 +39,10 @@ TYPING_KEYS = {"Space", "Return", "Enter", "Tab", "Backspace"}
 # media keys. Lock keys would toggle on every recording; arrows, Esc and Del edit everywhere.
 SPARE_KEYS = {"Pause", "ScrollLock", "Print", "Menu", *(f"F{n}" for n in range(1, 36))}
 SUGGESTED = "a key that doesn't type, such as F9, Pause or Scroll Lock"
+GRAB_HINT = (
+    "The key is then taken from every other application: use one that doesn't type, "
+    "such as F9, Pause or Scroll Lock."
+)
 # CapsLock and NumLock change the modifier state; the grab must hold whatever their state.
 LOCK_VARIANTS = (0, X.LockMask, X.Mod2Mask, X.LockMask | X.Mod2Mask)
 # An auto-repeat's press follows its release at once, with the same timestamp.
@@ -98,6 +102,7 @@ class GlobalHotkey(QObject):
         self.display_name = display_name
         self.key_name: str | None = None
         self.repeats_swallowed = 0
+        self.refused = False  # only the portal's user can decline a key
         self._display: display.Display | None = None
         self._keycode = 0
         self._thread: threading.Thread | None = None
@@ -111,6 +116,13 @@ class GlobalHotkey(QObject):
     def running(self) -> bool:
         """Active and its thread still reading (not ended by a lost connection)."""
         return self._thread is not None and self._thread.is_alive()
+
+    def unavailable(self) -> str | None:
+        """Why this desktop can't grab a key, for the key dialog; None where it may."""
+        return unavailable_reason() if self.display_name is None else None
+
+    def hint(self) -> str:
+        return GRAB_HINT
 
     def start(self, key_name: str) -> None:
         """Grab ``key_name`` on the whole X display; raises HotkeyUnavailable saying why."""

@@ -1,6 +1,7 @@
-"""The talk key's settings: which key, and whether it also works system-wide (X11); both
-chosen in the key dialog and remembered (QSettings). The window's key (``PushToTalk``) and
-the system-wide grab (``GlobalHotkey``) are kept on the same key.
+"""The talk key's settings: which key, and whether it also works system-wide; both chosen in
+the key dialog and remembered (QSettings). The window's key (``PushToTalk``) and the
+system-wide one are kept on the same key: an X11 grab (``GlobalHotkey``), or on Wayland the
+desktop's GlobalShortcuts portal (``PortalShortcut``).
 
 It reports by signals: ``note`` for the chat, ``hint_changed`` for the window's key hint."""
 
@@ -14,6 +15,7 @@ from desktop_app.keys.global_hotkey import (
     HotkeyUnavailable,
     unavailable_reason,
 )
+from desktop_app.keys.portal_shortcut import PortalShortcut
 from desktop_app.keys.push_to_talk import PushToTalk
 from desktop_app.widgets.key_dialog import KeyDialog
 
@@ -26,16 +28,18 @@ class KeySettings(QObject):
         self,
         push_to_talk: PushToTalk,
         settings: QSettings,
-        hotkey: GlobalHotkey | None = None,
+        hotkey: GlobalHotkey | PortalShortcut | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.ptt = push_to_talk
         self.settings = settings
-        self.hotkey = hotkey or GlobalHotkey(parent=self)
+        self.hotkey = hotkey or system_wide_key(self)
         self.hotkey.pressed.connect(push_to_talk.press_system_wide)
         self.hotkey.released.connect(push_to_talk.release)
         self.hotkey.failed.connect(self._hotkey_lost)
+        if isinstance(self.hotkey, PortalShortcut):
+            self.hotkey.bound.connect(self._portal_bound)
 
     def show_key(self) -> None:
         self.hint_changed.emit(self.ptt.key_name, self.hotkey.active)
@@ -90,10 +94,19 @@ class KeySettings(QObject):
         except HotkeyUnavailable as exc:
             self._hotkey_lost(f"The system-wide key is off: {exc}.")
 
+    def _portal_bound(self, trigger: str) -> None:
+        if trigger and trigger != self.ptt.key_name:
+            self.note.emit(
+                f"The desktop bound the push-to-talk shortcut to {trigger}; the window's "
+                f"own key stays {self.ptt.key_name}."
+            )
+
     def _hotkey_lost(self, message: str) -> None:
         if self.hotkey.running:
             return  # from a grab since replaced by a working one
         self.hotkey.stop()
+        if self.hotkey.refused:  # not asked again at every start
+            self.settings.setValue("ui/system_wide_key", False)
         self.show_key()
         self.note.emit(message)
 
@@ -116,8 +129,9 @@ class KeySettings(QObject):
         dialog = KeyDialog(
             self.ptt.key_name,
             self.hotkey.active or self.system_wide_wanted,
-            unavailable_reason(),
+            self.hotkey.unavailable(),
             parent,
+            hint=self.hotkey.hint(),
         )
         if dialog.exec():
             self.apply_key_choice(dialog.key_name, dialog.system_wide)
@@ -125,3 +139,11 @@ class KeySettings(QObject):
     def stop(self) -> None:
         """Quitting: give the system-wide key back."""
         self.hotkey.stop()
+
+
+def system_wide_key(parent: QObject | None = None) -> GlobalHotkey | PortalShortcut:
+    """The X11 grab, or on a Wayland session the desktop's portal (X11 can't reach there)."""
+    reason = unavailable_reason()
+    if reason and "Wayland" in reason:
+        return PortalShortcut(parent=parent)
+    return GlobalHotkey(parent=parent)

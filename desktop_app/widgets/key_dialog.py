@@ -13,6 +13,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.keys.global_hotkey import GRAB_HINT
+
 
 class KeyDialog(QDialog):
     def __init__(
@@ -21,6 +23,7 @@ class KeyDialog(QDialog):
         system_wide: bool = False,
         unavailable: str | None = None,
         parent: QWidget | None = None,
+        hint: str = GRAB_HINT,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Push-to-talk key")
@@ -39,10 +42,7 @@ class KeyDialog(QDialog):
         self.system_wide_box.setEnabled(unavailable is None or system_wide)
         layout.addWidget(self.system_wide_box)
         self.system_wide_hint = QLabel(
-            f"Not available here: {unavailable}."
-            if unavailable
-            else "The key is then taken from every other application: use one that "
-            "doesn't type, such as F9, Pause or Scroll Lock."
+            f"Not available here: {unavailable}." if unavailable else hint
         )
         self.system_wide_hint.setTextFormat(Qt.TextFormat.PlainText)
         self.system_wide_hint.setWordWrap(True)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from testkit import paths
-from testkit.servers import sway_headless
+from testkit.servers import dbus_session, sway_headless
 from tests.desktop.test_dictation import dictated, is_the_question
 from tests.desktop.test_real_window import (  # noqa: F401 - fixtures
     READY_TIMEOUT_S,
@@ -166,3 +166,38 @@ def test_without_a_typing_tool_the_text_is_left_on_the_clipboard_with_a_note(
         if target is not None:
             target.kill()
         app.kill()
+
+
+def test_the_desktops_shortcut_dictates_with_press_and_release(
+    wayland,
+    spoken_clip,  # noqa: F811
+    tmp_path,
+):
+    """GNOME 48+ and KDE: the talk key through the GlobalShortcuts portal (the desktop's
+    side faked on a private D-Bus bus), held down while the question plays, then let go."""
+    clip, _ = spoken_clip
+    settings = Path(wayland["XDG_CONFIG_HOME"]) / "ptt-assistant" / "ptt-assistant.conf"
+    settings.write_text(
+        "[ui]\nmode=dictate\npush_to_talk_key=F9\nsystem_wide_key=true\n"
+    )
+    with dbus_session() as bus:
+        env = {**wayland, **bus.env}
+        app = App(None, env, tmp_path / "app.log")
+        target = None
+        try:
+            app.wait_for(r"window ready: ", READY_TIMEOUT_S)
+            app.wait_for(r"the desktop bound push-to-talk to 'F9'", 30)
+            out = tmp_path / "typed.txt"
+            target = field(env, out)
+            bus.call("Press")
+            app.wait_for(r"recording started", 10)
+            play(env, clip).wait(30)
+            time.sleep(0.3)
+            bus.call("Release")
+            text = dictated(app)
+            assert is_the_question(text), text
+            assert wait_text(out) == text
+        finally:
+            if target is not None:
+                target.kill()
+            app.kill()
