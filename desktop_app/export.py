@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-
-@dataclass
-class TurnRecord:
-    mode: str
-    clip_s: float
-    heard: str | None = None
-    answer: str = ""
-    interrupted: bool = False
-    note: str | None = None  # no speech, or an error's message
-    figures: dict[str, float] = field(default_factory=dict)
+from core.history.record import TurnRecord
 
 
 def to_json(turns: list[TurnRecord]) -> str:
     return json.dumps(
-        {"turns": [asdict(t) for t in turns]}, indent=2, ensure_ascii=False
+        {"turns": [t.to_dict() for t in turns]}, indent=2, ensure_ascii=False
     )
 
 

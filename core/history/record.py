@@ -1,0 +1,27 @@
+"""One turn as the user saw it: what was heard, the answer or the note, and its badges."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+@dataclass
+class TurnRecord:
+    mode: str
+    clip_s: float
+    heard: str | None = None
+    answer: str = ""
+    interrupted: bool = False
+    note: str | None = None  # no speech, or an error's message
+    figures: dict[str, float] = field(default_factory=dict)
+    badges: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TurnRecord:
+        """From a stored record; keys a later version added or dropped are let go."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
