@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -240,6 +241,19 @@ class DictationSettings(_Section):
     trailing_space: bool = True
 
 
+class HistorySettings(_Section):
+    enabled: bool = True
+    keep_clips: bool = False
+    path: str = ""
+
+    def file(self) -> Path:
+        """The database: ``path``, or under the XDG data directory."""
+        if self.path:
+            return Path(self.path).expanduser()
+        data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+        return Path(data) / "ptt-assistant" / "history.sqlite3"
+
+
 class MemorySettings(_Section):
     turns: int = Field(4, ge=0, le=50)
 
@@ -253,6 +267,7 @@ class Config(_Section):
     prompts: PromptSettings = PromptSettings()
     speech: SpeechSettings = SpeechSettings()
     dictation: DictationSettings = DictationSettings()
+    history: HistorySettings = HistorySettings()
     servers: dict[str, ServerSettings] = Field(default_factory=_default_servers)
 
     @field_validator("servers")

@@ -24,7 +24,7 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 from typing import Any, TypeVar
@@ -236,6 +236,12 @@ class StreamingEngine:
     def clear_history(self) -> None:
         """Forget the conversation (a window's "new conversation")."""
         self._history.clear()
+
+    def restore_history(self, exchanges: Sequence[Exchange]) -> None:
+        """Remember a reopened conversation's turns in place of the current ones (the
+        latest ``memory.turns`` of them)."""
+        self._history.clear()
+        self._history.extend(exchanges)
 
     # -- the public calls --------------------------------------------------------------------
 

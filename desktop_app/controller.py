@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QSettings, QTimer, Signal
+from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
 
 from core import StreamingEngine
 from core.models.packaged import cache_dir
@@ -26,6 +26,12 @@ from desktop_app.audio_io import Recorder
 from desktop_app.device_pickers import DevicePickers
 from desktop_app.dictation.dictation import Dictation
 from desktop_app.export import TurnRecord
+from desktop_app.history.conversation_history import (
+    ConversationHistory,
+    memory_of,
+    show_turns,
+)
+from desktop_app.history.history_dialog import HistoryDialog
 from desktop_app.keys.global_hotkey import GlobalHotkey
 from desktop_app.keys.key_settings import KeySettings
 from desktop_app.keys.push_to_talk import PushToTalk
@@ -144,6 +150,10 @@ class Controller(QObject):
         self.devices = DevicePickers(window, recorder, self.speech, settings, self)
         self.devices.note.connect(window.chat.add_note)
 
+        self.history = ConversationHistory(engine.config.history, self)
+        self.history.note.connect(window.chat.add_note)
+        self.history.current_forgotten.connect(self._forgotten)
+        window.history_button.clicked.connect(self.history_dialog)
         window.new_button.clicked.connect(self.new_conversation)
         window.export_button.clicked.connect(self.export_dialog)
         window.mode_box.currentIndexChanged.connect(self._remember_mode)
@@ -224,6 +234,10 @@ class Controller(QObject):
 
     def start(self) -> None:
         """Open the microphone and start loading the model; the window is already usable."""
+        self.history.open()
+        latest = self.history.latest()
+        if latest is not None:
+            self.reopen(latest)
         self.devices.start()
         self.keys.restore()
         self.picker.fill(self.engine.config.model.id)
@@ -394,6 +408,7 @@ class Controller(QObject):
                     self.window.chat.add_note(said)
                 self.window.undo_button.setEnabled(self.dictation.can_undo)
         finally:
+            self.history.record(turn, clip, rate)
             self.turn_finished.emit(turn)
 
     async def _run_turn(self, clip: np.ndarray, rate: int, turn: TurnRecord) -> None:
@@ -462,7 +477,8 @@ class Controller(QObject):
         if item["is_final"]:
             if not answer.chunks:
                 answer.show_note("(the model gave no answer)")
-            answer.set_badges(badges_for(item))
+            turn.badges = badges_for(item)
+            answer.set_badges(turn.badges)
             self._note_a_quiet_microphone(item.get("timings") or {})
             turn.figures = {
                 "ttfc_ms": item["ttfc_ms"],
@@ -540,6 +556,40 @@ class Controller(QObject):
     def new_conversation(self) -> None:
         self.barge_in()
         self.engine.clear_history()
+        self.history.new_conversation()
+        self.turns = []
+        self.window.chat.clear()
+
+    def reopen(self, conversation_id: str) -> None:
+        """A stored conversation in the chat again, remembered by the assistant; the next
+        turns join it."""
+        self.barge_in()
+        stored = self.history.load(conversation_id)
+        self.window.chat.clear()
+        show_turns(self.window.chat, stored, self._play)
+        self.turns = [turn.record for turn in stored]
+        config = self.engine.config
+        self.engine.restore_history(memory_of(stored, config.audio.sample_rate))
+        log.info("reopened a conversation of %d turns", len(stored))
+
+    def history_dialog(self) -> HistoryDialog | None:
+        """History…: shown without blocking; None (and a note) when there is no history."""
+        if self.history.store is None:
+            self.window.chat.add_note(
+                "No history is kept in this session (history.enabled in config.yaml, "
+                "or the note above says why)."
+            )
+            return None
+        dialog = HistoryDialog(self.history, self.window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.chosen.connect(self.reopen)
+        dialog.show()
+        return dialog
+
+    def _forgotten(self) -> None:
+        """The conversation in the chat was deleted: the chat and the memory go with it."""
+        self.barge_in()
+        self.engine.clear_history()
         self.turns = []
         self.window.chat.clear()
 
@@ -565,6 +615,7 @@ class Controller(QObject):
                 with contextlib.suppress(BaseException):
                     await task
         self.speech.close()
+        self.history.close()
         self.recorder.close()
         self.ptt.close()
         await self.engine.close()

@@ -49,6 +49,10 @@ class MainWindow(QMainWindow):
         )
         self.new_button = QPushButton("New conversation")
         self.new_button.setToolTip("Clear the chat and the assistant's memory")
+        self.history_button = QPushButton("History…")
+        self.history_button.setToolTip(
+            "Earlier conversations: search, reopen or delete them"
+        )
         self.export_button = QPushButton("Export…")
         self.export_button.setToolTip("Save the conversation as Markdown or JSON")
         self.model_box = QComboBox()
@@ -61,7 +65,11 @@ class MainWindow(QMainWindow):
         self.output_box = QComboBox()
         self.output_box.setToolTip("Where spoken answers are played")
         top = FlowLayout()
-        top.addWidget(group(self.mode_box, self.new_button, self.export_button))
+        top.addWidget(
+            group(
+                self.mode_box, self.new_button, self.history_button, self.export_button
+            )
+        )
         top.addWidget(group(QLabel("Model:"), self.model_box))
         top.addWidget(group(QLabel("Language:"), self.language_box))
         top.addWidget(group(QLabel("Mic:"), self.device_box))

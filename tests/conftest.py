@@ -33,6 +33,13 @@ def random_models(tmp_path_factory) -> dict[str, Path]:
     return {arch: build(root / arch, arch, deterministic=False) for arch in ARCHS}
 
 
+@pytest.fixture(autouse=True)
+def _history_of_this_test(tmp_path, monkeypatch):
+    """The window's conversation history (XDG data) goes to the test's folder, never to the
+    user's, and no test reopens another's conversation."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+
+
 @pytest.fixture
 def private_tmp(tmp_path, monkeypatch):
     """Point tempfile at an empty folder so leftovers can be seen."""

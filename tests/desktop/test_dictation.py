@@ -59,6 +59,7 @@ def desktop(x_server, pulse_env, tmp_path):  # noqa: F811 - fixtures
         "QT_QPA_PLATFORM": "xcb",
         "XDG_SESSION_TYPE": "x11",
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
         "HF_HUB_OFFLINE": "1",
     }
     env.pop("WAYLAND_DISPLAY", None)

@@ -47,6 +47,7 @@ def wayland(pulse_env, tmp_path):  # noqa: F811
             "QT_QPA_PLATFORM": "wayland",
             "XDG_SESSION_TYPE": "wayland",
             "XDG_CONFIG_HOME": str(tmp_path / "config"),
+            "XDG_DATA_HOME": str(tmp_path / "data"),
             "HF_HUB_OFFLINE": "1",
         }
         env.pop("DISPLAY", None)

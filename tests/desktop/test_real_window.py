@@ -131,6 +131,7 @@ def launch(x_server, pulse_env, tmp_path):
         "QT_QPA_PLATFORM": "xcb",
         "XDG_SESSION_TYPE": "x11",
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
         "HF_HUB_OFFLINE": "1",
     }
     env.pop("WAYLAND_DISPLAY", None)
