@@ -65,6 +65,8 @@ TAIL_SPEECH_S = 0.04
 QUIET_SPEECH_MIN_S = 0.3
 # where a quiet clip's loudest 20 ms frame is brought before the model hears it
 QUIET_TARGET_DBFS = -20.0
+# A typed question longer than a few pages is a paste gone wrong, not a question.
+MAX_TYPED_CHARS = 8000
 
 
 def _signal_handlers() -> dict[int, Any]:
@@ -254,21 +256,53 @@ class StreamingEngine:
         sample_rate: int | None = None,
     ) -> AsyncIterator[ChunkItem]:
         """Stream the answer to one clip as chunk dicts; the last one has ``is_final=True``."""
-        turn = Turn(chunk_id, mode)
-        log.info("chunk_id=%s start mode=%s", chunk_id, mode)
-        run: GenerationRun | None = None
-        samples: np.ndarray | None = None
-        prepared: Prepared | None = None
-        try:
-            self._check_call(mode)
+
+        async def read(turn: Turn) -> tuple[np.ndarray, Callable[[], Prepared]]:
             rate = self.config.audio.sample_rate if sample_rate is None else sample_rate
             samples = await self._offload(self._prepare_audio, audio_data, rate)
             samples, turn.quiet_dbfs = await self._offload(
                 self._audible, samples, chunk_id
             )
             heard = await self._previewed_transcript(audio_data, rate, mode)
+            return samples, lambda: self._prepare_turn(samples, mode, heard)
+
+        async for item in self._answer(Turn(chunk_id, mode), read):
+            yield item
+
+    async def process_text_streaming(
+        self, text: Any, chunk_id: Any
+    ) -> AsyncIterator[ChunkItem]:
+        """Stream the answer to a typed question, as ``process_realtime_chunk_streaming``
+        does for a clip: the same items, memory and errors (conversation mode)."""
+
+        async def read(turn: Turn) -> tuple[np.ndarray, Callable[[], Prepared]]:
+            question = typed_question(text)
+            prompt = self.config.prompt_for("conversation")
+            return np.zeros(0, np.float32), lambda: self.pipeline.prepare_text(
+                question, prompt, self.history
+            )
+
+        async for item in self._answer(Turn(chunk_id, "conversation"), read):
+            yield item
+
+    async def _answer(
+        self,
+        turn: Turn,
+        read: Callable[[Turn], Any],
+    ) -> AsyncIterator[ChunkItem]:
+        """One turn from its input to its final item; every failure is an item. ``read``
+        checks the input and returns the samples to remember and what prepares the model
+        (run on the worker, under the generation lock)."""
+        chunk_id = turn.chunk_id
+        log.info("chunk_id=%s start mode=%s", chunk_id, turn.mode)
+        run: GenerationRun | None = None
+        samples: np.ndarray | None = None
+        prepared: Prepared | None = None
+        try:
+            self._check_call(turn.mode)
+            samples, prepare = await read(turn)
             async with self._generation_lock():
-                prepared = await self._offload(self._prepare_turn, samples, mode, heard)
+                prepared = await self._offload(prepare)
                 turn.heard = prepared.heard
                 prepared_ms = turn.ms_since_start()
                 run = self._start_generation(prepared, chunk_id)
@@ -595,6 +629,22 @@ class StreamingEngine:
             return
         answer = " ".join(turn.texts)
         self._history.append(self.pipeline.remember(samples, prepared, answer))
+
+
+def typed_question(text: Any) -> str:
+    """A typed question as the model gets it; an empty or overlong one is INVALID_TEXT."""
+    if not isinstance(text, str) or not text.strip():
+        raise EngineError(
+            ErrorCode.INVALID_TEXT, "a typed question must be non-empty text"
+        )
+    question = " ".join(text.split())
+    if len(question) > MAX_TYPED_CHARS:
+        raise EngineError(
+            ErrorCode.INVALID_TEXT,
+            f"a typed question is at most {MAX_TYPED_CHARS} characters "
+            f"(this one has {len(question)})",
+        )
+    return question
 
 
 def _close_pipeline(pipeline: Pipeline) -> None:

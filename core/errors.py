@@ -10,6 +10,7 @@ class ErrorCode(StrEnum):
     INVALID_AUDIO = "invalid_audio"
     NO_SPEECH = "no_speech"
     INVALID_MODE = "invalid_mode"
+    INVALID_TEXT = "invalid_text"
     AUDIO_DROPPED = "audio_dropped"
     GENERATION_FAILED = "generation_failed"
     OUT_OF_MEMORY = "out_of_memory"
@@ -31,6 +32,7 @@ USER_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.INVALID_AUDIO: "That recording could not be used.",
     ErrorCode.NO_SPEECH: "I didn't hear any speech in the recording: speak a little louder, or closer to the microphone.",
     ErrorCode.INVALID_MODE: "That mode isn't supported.",
+    ErrorCode.INVALID_TEXT: "That question could not be used: type a question of up to 8000 characters.",
     ErrorCode.AUDIO_DROPPED: "The model's processor ignored the recording, so there is nothing to answer.",
     ErrorCode.GENERATION_FAILED: "Something went wrong while answering. Please try again.",
     ErrorCode.OUT_OF_MEMORY: "The model ran out of memory while answering. Try a shorter "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
@@ -158,6 +160,16 @@ class MainWindow(QMainWindow):
         quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
         quit_action.triggered.connect(self.close)
         self.addAction(quit_action)
+        # Ctrl+N and Ctrl+H, as in browsers and chat apps.
+        for button, keys in (
+            (self.new_button, QKeySequence.StandardKey.New),
+            (self.history_button, QKeySequence(Qt.Modifier.CTRL | Qt.Key.Key_H)),
+        ):
+            action = QAction(button.text(), self)
+            action.setShortcut(keys)
+            action.triggered.connect(button.click)
+            self.addAction(action)
+            button.setToolTip(f"{button.toolTip()} ({action.shortcut().toString()})")
 
     def draw_now(self) -> None:
         """Lay out and paint what changed now, not on the event loop's next turn. At a turn's
@@ -176,6 +188,7 @@ class MainWindow(QMainWindow):
 
     def set_key_hint(self, key_name: str, system_wide: bool = False) -> None:
         where = " anywhere" if system_wide else ""
+        self.chat.set_welcome(welcome_text(key_name, system_wide))
         self.hint.setText(f"or hold <b>{key_name}</b>{where}")
         self.hint.setToolTip(
             "Works whatever window has focus"
@@ -201,3 +214,16 @@ class MainWindow(QMainWindow):
             else:
                 self.progress.setRange(0, 100)
                 self.progress.setValue(int(fraction * 100))
+
+
+def welcome_text(key_name: str, system_wide: bool) -> str:
+    """What the empty chat says: how to talk, and what the modes do."""
+    where = "in any window" if system_wide else "while this window has focus"
+    return (
+        f"<p><b>Hold {html.escape(key_name)}</b> ({where}) or the <b>Hold to talk</b> "
+        "button, speak, and let go: the answer appears here as it is written.</p>"
+        "<p><b>Conversation</b> answers your question · <b>Transcribe</b> writes down "
+        "what you said · <b>Dictate</b> types it into the window that has focus.</p>"
+        "<p><b>Change…</b> picks another key, or one that works system-wide. "
+        "Ctrl+H: earlier conversations.</p>"
+    )

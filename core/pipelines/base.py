@@ -113,6 +113,12 @@ class Pipeline(Protocol):
         ``hears``."""
         ...
 
+    def prepare_text(
+        self, text: str, prompt: str, history: Sequence[Exchange]
+    ) -> Prepared:
+        """Blocking, like ``prepare``: a typed question in conversation mode."""
+        ...
+
     def remember(
         self, samples: np.ndarray, prepared: Prepared, answer: str
     ) -> Exchange:
@@ -138,6 +144,16 @@ class PipelineBase:
     ) -> str | None:
         return None
 
+    def prepare_text(
+        self, text: str, prompt: str, history: Sequence[Exchange]
+    ) -> Prepared:
+        """For a pipeline that recognises speech: the typed words as if they were heard."""
+        prepared = self.prepare(  # type: ignore[attr-defined]
+            np.zeros(0, np.float32), "conversation", prompt, history, heard=text
+        )
+        typed(prepared, text)
+        return prepared
+
     def remember(
         self, samples: np.ndarray, prepared: Prepared, answer: str
     ) -> Exchange:
@@ -148,3 +164,12 @@ class PipelineBase:
 
     def close(self) -> None:
         return None
+
+
+def typed(prepared: Prepared, text: str) -> None:
+    """Mark a prepared turn as typed: its words are the question, nothing was recognised."""
+    prepared.heard = text
+    for key in ("recognised_while_recording", "doubt", "no_speech_prob"):
+        prepared.stats.pop(key, None)
+    prepared.stage_ms.pop("recognition_ms", None)
+    prepared.stats["typed"] = True

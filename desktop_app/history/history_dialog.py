@@ -3,6 +3,7 @@ and answered; open one, delete one, or delete them all."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 from PySide6.QtCore import Qt, Signal
@@ -21,6 +22,8 @@ from PySide6.QtWidgets import (
 
 from core.history import Conversation
 from desktop_app.history.conversation_history import ConversationHistory
+
+log = logging.getLogger(__name__)
 
 
 def when(at: float) -> str:
@@ -88,6 +91,8 @@ class HistoryDialog(QDialog):
             rows = [(f.conversation, f.excerpt) for f in self.store.search(query)]
         else:
             rows = [(c, None) for c in self.store.conversations()]
+        if query:
+            log.info("history search %r: %d found", query, len(rows))
         for conversation, excerpt in rows:
             item = QListWidgetItem(describe(conversation, excerpt))
             item.setData(Qt.ItemDataRole.UserRole, conversation.id)

@@ -267,6 +267,27 @@ class ChatView(QScrollArea):
         self._at_bottom = True
         self.verticalScrollBar().valueChanged.connect(self._track)
         self._prepared: list[tuple[QWidget, QWidget]] = []  # (row, bubble), hidden
+        # What an empty chat says: how to talk (set_welcome), not a blank panel.
+        self.welcome = QLabel(self.viewport())
+        self.welcome.setObjectName("welcome")
+        self.welcome.setWordWrap(True)
+        self.welcome.setTextFormat(Qt.TextFormat.RichText)
+        self.welcome.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.welcome.setStyleSheet("color: palette(placeholder-text); padding: 24px;")
+        self.welcome.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+
+    def set_welcome(self, html: str) -> None:
+        self.welcome.setText(html)
+        self._update_welcome()
+
+    def _update_welcome(self) -> None:
+        self.welcome.setGeometry(self.viewport().rect())
+        shown = self.column.count() - 1 - len(self._prepared)
+        self.welcome.setVisible(shown <= 0 and bool(self.welcome.text()))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._update_welcome()
 
     def _track(self, value: int) -> None:
         self._at_bottom = value >= self.verticalScrollBar().maximum() - 4
@@ -297,6 +318,7 @@ class ChatView(QScrollArea):
 
     def _show(self, row: QWidget) -> None:
         self._at_bottom = True
+        self.welcome.hide()
         row.show()  # now, not queued, so the window can draw it at once (draw_now)
 
     def prepare_turn(self) -> None:
@@ -377,3 +399,4 @@ class ChatView(QScrollArea):
             self.column.removeWidget(row)
             row.deleteLater()
         self._prepared.clear()
+        self._update_welcome()

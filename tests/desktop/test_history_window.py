@@ -121,3 +121,22 @@ def test_history_off_keeps_nothing(make_app, qtbot, sound, tmp_path):
     ask(controller, qtbot, sound)
     assert controller.history.store is None
     assert not (tmp_path / "data" / "ptt-assistant").exists()
+
+
+def test_an_empty_chat_says_how_to_talk(make_app, qtbot, sound):
+    controller = make_app()
+    welcome = controller.window.chat.welcome
+    assert welcome.isVisible()
+    text = welcome.text()
+    assert "Hold Space" in text and "Hold to talk" in text
+    assert all(mode in text for mode in ("Conversation", "Transcribe", "Dictate"))
+    controller.apply_key_choice("F9", False)
+    assert "Hold F9" in welcome.text()
+    ask(controller, qtbot, sound)
+    assert not welcome.isVisible()  # the conversation takes its place
+    controller.new_conversation()
+    assert welcome.isVisible()
+    again = restart(controller, make_app, qtbot)
+    assert (
+        not again.window.chat.welcome.isVisible()
+    )  # reopened on the last conversation

@@ -273,3 +273,34 @@ def test_a_question_35_db_too_quiet_is_answered_with_the_gain_note(
     assert "france" in heard, heard
     app.x_server.xdotool("key", "ctrl+q")
     assert_clean_exit(app, app.wait_exit())
+
+
+def test_a_restart_shows_the_last_conversation_and_history_finds_an_old_one(
+    launch, pulse_env, spoken_clip
+):
+    clip, _ = spoken_clip
+    app = launch()
+    app.start_ready()
+    app.x_server.xdotool("keydown", "space")
+    app.wait_for(r"recording started", 10)
+    play(pulse_env, clip).wait(30)
+    time.sleep(0.3)
+    app.x_server.xdotool("keyup", "space")
+    app.wait_for(r"chunk_id=1 end: ", ANSWER_TIMEOUT_S)
+    app.x_server.xdotool("key", "ctrl+q")
+    assert_clean_exit(app, app.wait_exit())
+
+    again = launch()  # the same user: the same data folder
+    window = again.start_ready()
+    again.wait_for(r"reopened a conversation of 1 turns", 10)
+    again.x_server.xdotool("key", "ctrl+n")  # a new conversation; the old one is kept
+    time.sleep(0.5)
+    again.x_server.xdotool("key", "ctrl+h")
+    time.sleep(1.0)  # the dialog is up, its search field focused
+    again.x_server.xdotool("type", "--delay", "30", "france")
+    again.wait_for(r"history search 'france': 1 found", 10)
+    again.x_server.xdotool("key", "Return")
+    assert len(again.lines(r"reopened a conversation of 1 turns")) == 2
+    again.x_server.xdotool("windowfocus", "--sync", window)
+    again.x_server.xdotool("key", "ctrl+q")
+    assert_clean_exit(again, again.wait_exit())

@@ -21,7 +21,7 @@ from core.models.devices import resolve_device, resolve_dtype, unusable_gpu
 from core.pipelines.audio_lm.families.base import AudioBackend, Clip
 from core.pipelines.audio_lm.families.registry import backend_for
 from core.pipelines.audio_lm.handoff import temporary_wav
-from core.pipelines.base import Exchange, Generator, PipelineBase, Prepared
+from core.pipelines.base import Exchange, Generator, PipelineBase, Prepared, typed
 from core.pipelines.clock import time_message
 
 log = logging.getLogger(__name__)
@@ -114,12 +114,15 @@ class AudioLMPipeline(PipelineBase):
 
     def _conversation(
         self,
-        clip: Clip,
+        clip: Clip | None,
         prompt: str,
         history: Sequence[Exchange],
         files: ExitStack,
         tell_time: bool,
+        typed: str | None = None,
     ) -> list[dict[str, Any]]:
+        """The chat: the remembered turns, then the clip with the prompt (or, for a typed
+        question, the prompt and the question as text)."""
         messages: list[dict[str, Any]] = []
         for turn in history:
             if turn.user_audio is not None:
@@ -132,9 +135,33 @@ class AudioLMPipeline(PipelineBase):
             # in the question's own turn: not every audio model's template has a system
             # role, and nothing before the clip is cached across turns anyway
             prompt = f"{prompt} {time_message()['content']}"
-        content = [self.backend.audio_item(clip), {"type": "text", "text": prompt}]
+        if clip is None:
+            content = [{"type": "text", "text": f"{prompt}\n\n{typed}"}]
+        else:
+            content = [self.backend.audio_item(clip), {"type": "text", "text": prompt}]
         messages.append({"role": "user", "content": content})
         return messages
+
+    def prepare_text(
+        self, text: str, prompt: str, history: Sequence[Exchange]
+    ) -> Prepared:
+        """A typed question: a text turn, after the remembered ones (clips among them)."""
+        with ExitStack() as files:
+            messages = self._conversation(
+                None, prompt, history, files, self.local_time, typed=text
+            )
+            inputs = self.processor.apply_chat_template(
+                messages,
+                add_generation_prompt=True,
+                tokenize=True,
+                return_dict=True,
+                return_tensors="pt",
+            )
+        prepared = Prepared(
+            inputs=inputs.to(self.device, dtype=self.dtype), generator=self.generator
+        )
+        typed(prepared, text)
+        return prepared
 
     def prepare(
         self,

@@ -24,7 +24,7 @@ import soundfile as sf
 from core.config import Config, ServerSettings
 from core.models.devices import physical_cores, recognizer_target
 from core.models.packaged import WHISPER_BASE, assemble, cache_dir
-from core.pipelines.base import Exchange, PipelineBase, Prepared, Progress
+from core.pipelines.base import Exchange, PipelineBase, Prepared, Progress, typed
 from core.pipelines.recognizer import Recognizer
 from core.pipelines.server.client import CONNECT_TIMEOUT_S, ServerChat
 from core.pipelines.server.failures import MAX_RETRY_DELAY_S
@@ -148,6 +148,22 @@ class ServerPipeline(PipelineBase):
             prepared.produce = self._producer(messages, prepared)
         return prepared
 
+    def prepare_text(
+        self, text: str, prompt: str, history: Sequence[Exchange]
+    ) -> Prepared:
+        """A typed question: text in, whatever the server hears."""
+        if self.recognizer is not None:
+            return super().prepare_text(text, prompt, history)
+        messages: list[dict[str, Any]] = [
+            {"role": "system", "content": prompt},
+            *self._remembered(history),
+            {"role": "user", "content": text},
+        ]
+        prepared = Prepared(silence_limit_s=self._silence_limit_s())
+        prepared.produce = self._producer(messages, prepared)
+        typed(prepared, text)
+        return prepared
+
     def _silence_limit_s(self) -> float:
         """Past the client's own limits (connect, one busy retry, then ``timeout_s`` of
         silence), so that its error, which names ``timeout_s``, is the one the user sees."""
@@ -167,6 +183,17 @@ class ServerPipeline(PipelineBase):
     def _audio_messages(
         samples: np.ndarray, prompt: str, history: Sequence[Exchange]
     ) -> list[dict[str, Any]]:
+        messages = ServerPipeline._remembered(history)
+        messages.append(
+            {
+                "role": "user",
+                "content": [audio_part(samples), {"type": "text", "text": prompt}],
+            }
+        )
+        return messages
+
+    @staticmethod
+    def _remembered(history: Sequence[Exchange]) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []
         for turn in history:
             if turn.user_audio is not None:
@@ -175,12 +202,6 @@ class ServerPipeline(PipelineBase):
                 said = [{"type": "text", "text": turn.user_text or ""}]
             messages.append({"role": "user", "content": said})
             messages.append({"role": "assistant", "content": turn.answer})
-        messages.append(
-            {
-                "role": "user",
-                "content": [audio_part(samples), {"type": "text", "text": prompt}],
-            }
-        )
         return messages
 
     def _producer(self, messages: list[dict[str, Any]], prepared: Prepared):

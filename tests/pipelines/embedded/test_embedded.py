@@ -398,6 +398,26 @@ async def test_the_assistant_knows_the_local_date_and_time(embedded):
     assert any(r.upper() in answer for r in readings), (clock["text"], readings)
 
 
+async def test_a_typed_question_is_answered_as_it_is_written(embedded):
+    """Typed, not spoken: nothing to recognise, the words go to the chat model as they are,
+    and join the memory like a heard question."""
+    engine, _ = embedded
+    engine.clear_history()
+    items = [
+        item
+        async for item in engine.process_text_streaming(
+            "What is the capital of France?", "typed"
+        )
+    ]
+    final = items[-1]
+    assert final["success"], final
+    answer = " ".join(i["text"] for i in items if i["text"])
+    assert "paris" in answer.lower(), answer
+    assert final["timings"]["typed"] and "recognition_ms" not in final["timings"]
+    assert engine.history[-1].user_text == "What is the capital of France?"
+    engine.clear_history()
+
+
 async def test_barge_in_stops_the_chat_model(embedded):
     engine, _ = embedded
     before = thread_names()

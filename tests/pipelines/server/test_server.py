@@ -146,6 +146,17 @@ async def test_memory_sends_earlier_turns_as_messages(engine, question):
     assert len(engine.history) == 2 and engine.history[0].user_text == first["heard"]
 
 
+async def test_a_typed_question_goes_to_the_server_as_text(engine):
+    engine.clear_history()
+    items = [i async for i in engine.process_text_streaming("Name a colour.", "typed")]
+    final = items[-1]
+    assert final["success"], final
+    assert any(i["text"] for i in items)
+    assert final["timings"]["typed"] and final["timings"]["prompt_tokens"] > 5
+    assert engine.history[-1].user_text == "Name a colour."
+    engine.clear_history()
+
+
 async def test_transcribe_mode_is_the_local_recogniser(engine, question):
     samples, rate = question
     items = await collect(
