@@ -155,6 +155,7 @@ class Controller(QObject):
         self.history.current_forgotten.connect(self._forgotten)
         window.history_button.clicked.connect(self.history_dialog)
         window.new_button.clicked.connect(self.new_conversation)
+        window.ask_field.returnPressed.connect(self._send_typed)
         window.export_button.clicked.connect(self.export_dialog)
         window.mode_box.currentIndexChanged.connect(self._remember_mode)
         self.dictation = Dictation(engine.config.dictation, parent=self)
@@ -411,13 +412,48 @@ class Controller(QObject):
             self.history.record(turn, clip, rate)
             self.turn_finished.emit(turn)
 
-    async def _run_turn(self, clip: np.ndarray, rate: int, turn: TurnRecord) -> None:
+    def ask_typed(self, text: str) -> bool:
+        """A typed question (the field under the chat), answered like a spoken one in
+        conversation; False, with a note, while no model can answer it."""
+        text = text.strip()
+        if self.closing or not text:
+            return False
+        if self.state is not ModelState.READY:
+            self.window.chat.add_note(
+                "The model is still loading: ask again once it is ready."
+                if self.state is ModelState.LOADING
+                else f"The model could not be loaded ({self.load_error}). Use Retry below."
+            )
+            return False
+        self.barge_in()
+        self.users.turn = asyncio.ensure_future(self._answer_text(text))
+        return True
+
+    def _send_typed(self) -> None:
+        if self.ask_typed(self.window.ask_field.text()):
+            self.window.ask_field.clear()
+
+    async def _answer_text(self, text: str) -> None:
+        turn = TurnRecord(mode="conversation", clip_s=0.0, heard=text, typed=True)
+        try:
+            await self._run_turn(None, 0, turn)
+        finally:
+            self.history.record(turn, None, 0)
+            self.turn_finished.emit(turn)
+
+    async def _run_turn(
+        self, clip: np.ndarray | None, rate: int, turn: TurnRecord
+    ) -> None:
+        """One turn in the chat: a clip, or a typed question (``clip`` None, the words in
+        ``turn.heard``), streamed into its answer bubble."""
         mode = turn.mode
-        duration = len(clip) / rate if rate else 0.0
-        user = self.window.chat.add_user(duration)
-        user.play_requested.connect(lambda: self._play(clip, rate))
-        if self.engine.reports_heard(mode):
-            user.expect_heard()
+        user = self.window.chat.add_user(turn.clip_s)
+        if clip is None:
+            user.show_typed(turn.heard or "")
+        else:
+            user.play_requested.connect(lambda: self._play(clip, rate))
+            if self.engine.reports_heard(mode):
+                user.expect_heard()
         # The answer's place is taken now, so a barge-in's next turn always comes after it.
         answer = self.window.chat.add_answer()
         self.turns.append(turn)
@@ -430,9 +466,12 @@ class Controller(QObject):
                 speaker = await self.speech.start(answer)
             # dictation is a transcript, typed elsewhere once it is complete
             engine_mode = "transcribe" if mode == "dictate" else mode
-            stream = self.engine.process_realtime_chunk_streaming(
-                clip, len(self.turns), engine_mode, sample_rate=rate
-            )
+            if clip is None:
+                stream = self.engine.process_text_streaming(turn.heard, len(self.turns))
+            else:
+                stream = self.engine.process_realtime_chunk_streaming(
+                    clip, len(self.turns), engine_mode, sample_rate=rate
+                )
             async with contextlib.aclosing(stream):
                 async for item in stream:
                     self._show_item(item, user, answer, turn)

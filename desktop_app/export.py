@@ -20,7 +20,8 @@ def to_markdown(turns: list[TurnRecord]) -> str:
     lines = ["# Conversation", ""]
     for i, turn in enumerate(turns, 1):
         said = f"“{turn.heard}”" if turn.heard else "(spoken)"
-        lines.append(f"**You** ({turn.clip_s:.1f} s clip, {turn.mode}): {said}")
+        how = "typed" if turn.typed else f"{turn.clip_s:.1f} s clip, {turn.mode}"
+        lines.append(f"**You** ({how}): {said}")
         lines.append("")
         if turn.note:
             lines.append(f"> {turn.note}")

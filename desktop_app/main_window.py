@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QProgressBar,
     QPushButton,
@@ -89,6 +90,17 @@ class MainWindow(QMainWindow):
             )
 
         self.chat = ChatView()
+        # A typed question: focused only by a click (or Ctrl+L), so the talk key talks.
+        self.ask_field = QLineEdit()
+        self.ask_field.setObjectName("askField")
+        self.ask_field.setPlaceholderText("Or type a question and press Enter")
+        self.ask_field.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.ask_field.setClearButtonEnabled(True)
+        self.ask_field.setMaxLength(8000)
+        focus = QAction("Type a question", self)
+        focus.setShortcut(QKeySequence(Qt.Modifier.CTRL | Qt.Key.Key_L))
+        focus.triggered.connect(self.ask_field.setFocus)
+        self.addAction(focus)
 
         self.meter = EnergyMeter(threshold_dbfs)
         self.talk_button = QPushButton("Hold to talk")
@@ -109,6 +121,9 @@ class MainWindow(QMainWindow):
         stop_action = QAction("Stop", self)
         stop_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
         stop_action.triggered.connect(self.stop_button.click)  # nothing while disabled
+        stop_action.triggered.connect(
+            self.ask_field.clearFocus
+        )  # Esc: the key talks again
         self.addAction(stop_action)
         self.stop_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.stop_button.setEnabled(False)
@@ -135,6 +150,7 @@ class MainWindow(QMainWindow):
         column = QVBoxLayout(central)
         column.addLayout(top)
         column.addWidget(self.chat, 1)
+        column.addWidget(self.ask_field)
         column.addLayout(bottom)
         self.setCentralWidget(central)
 

@@ -16,6 +16,7 @@ class TurnRecord:
     note: str | None = None  # no speech, or an error's message
     figures: dict[str, float] = field(default_factory=dict)
     badges: list[str] = field(default_factory=list)
+    typed: bool = False  # a typed question (heard holds its words), not a clip
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -48,7 +48,7 @@ class ConversationHistory(QObject):
             log.warning("%s", exc)
             self.note.emit(str(exc))
 
-    def record(self, turn: TurnRecord, clip: np.ndarray, rate: int) -> None:
+    def record(self, turn: TurnRecord, clip: np.ndarray | None, rate: int) -> None:
         if self.store is not None:
             self.store.add_turn(self.current, turn, clip, rate)
 
@@ -94,14 +94,16 @@ def show_turns(
     for turn in stored:
         record = turn.record
         user = chat.add_user(record.clip_s)
-        if record.heard:
-            user.set_heard(record.heard)
-        if turn.clip is not None and turn.rate:
+        if record.typed:
+            user.show_typed(record.heard or "")
+        elif turn.clip is not None and turn.rate:
             clip, rate = turn.clip, turn.rate
             user.play_requested.connect(lambda c=clip, r=rate: play(c, r))
         else:
             user.play_button.setEnabled(False)
             user.play_button.setToolTip(NOT_KEPT)
+        if record.heard and not record.typed:
+            user.set_heard(record.heard)
         answer = chat.add_answer()
         if record.note:
             answer.show_note(record.note)

@@ -12,6 +12,14 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QKeySequenceEdit,
+    QLineEdit,
+    QPlainTextEdit,
+    QTextEdit,
+)
 
 from desktop_app.keys.x11_key_state import X11KeyState
 
@@ -73,6 +81,17 @@ class PushToTalk(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         kind = event.type()
+        if (
+            kind
+            in (
+                QEvent.Type.ShortcutOverride,
+                QEvent.Type.KeyPress,
+                QEvent.Type.KeyRelease,
+            )
+            and not self.held
+            and typing_has_focus()
+        ):
+            return False  # a text field (a typed question, a search): the key types
         if kind == QEvent.Type.ShortcutOverride and event.key() == self.key:
             # the talk key comes as a key press even where a shortcut has it (Esc: Stop)
             event.accept()
@@ -103,3 +122,14 @@ class PushToTalk(QObject):
     def close(self) -> None:
         if self.key_state is not None:
             self.key_state.close()
+
+
+TEXT_INPUTS = (QLineEdit, QTextEdit, QPlainTextEdit, QKeySequenceEdit, QAbstractSpinBox)
+
+
+def typing_has_focus() -> bool:
+    """Whether the focused widget takes typed text, so the talk key must type there."""
+    focused = QApplication.focusWidget()
+    if isinstance(focused, QTextEdit | QPlainTextEdit):
+        return not focused.isReadOnly()
+    return isinstance(focused, TEXT_INPUTS)

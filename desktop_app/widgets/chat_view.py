@@ -97,6 +97,13 @@ class UserBubble(Bubble):
     def set_duration(self, duration_s: float) -> None:
         self.clip_label.setText(f"Your clip · {duration_s:.1f} s")
 
+    def show_typed(self, text: str) -> None:
+        """A typed question: its words, and no clip to play."""
+        self.clip_label.setText("You typed")
+        self.play_button.hide()
+        self.heard_label.setText(text)
+        self.heard_label.show()
+
     def expect_heard(self) -> None:
         """Keep a line for what the recogniser will hear, from the start: arriving in its
         place, a one-line transcript grows nothing, so the column neither lays out again

@@ -26,7 +26,9 @@ async def test_the_audio_model_gets_a_text_turn_and_remembers_it(tiny_models, ar
     try:
         with recorded_generate(engine.pipeline.generator.model) as calls:
             spoken = await engine.process_realtime_chunk(speech_like(), "s1")
-            typed = (await collect(engine.process_text_streaming(" And  so? ", "t1")))[-1]
+            typed = (await collect(engine.process_text_streaming(" And  so? ", "t1")))[
+                -1
+            ]
         assert spoken["success"] and typed["success"], typed
         audio_id = engine.pipeline.audio_token_id
         spoken_ids, typed_ids = (call.inputs["input_ids"] for call in calls)

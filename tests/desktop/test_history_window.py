@@ -132,6 +132,7 @@ def test_an_empty_chat_says_how_to_talk(make_app, qtbot, sound):
     assert all(mode in text for mode in ("Conversation", "Transcribe", "Dictate"))
     controller.apply_key_choice("F9", False)
     assert "Hold F9" in welcome.text()
+    controller.apply_key_choice("Space", False)
     ask(controller, qtbot, sound)
     assert not welcome.isVisible()  # the conversation takes its place
     controller.new_conversation()
