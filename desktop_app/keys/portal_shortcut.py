@@ -93,6 +93,7 @@ class PortalShortcut(QObject):
         self.refused = False  # the user said no in the desktop's dialog
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._ended = threading.Event()  # set by the thread before it says why it ended
         self._held = False  # the thread's: the desktop's key is down
 
     @property
@@ -101,7 +102,12 @@ class PortalShortcut(QObject):
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """Active and still listening (not ended by a refusal or a lost bus)."""
+        return (
+            self._thread is not None
+            and self._thread.is_alive()
+            and not self._ended.is_set()
+        )
 
     def unavailable(self) -> str | None:
         if session_bus_address(self.env) is None:
@@ -123,6 +129,7 @@ class PortalShortcut(QObject):
             raise HotkeyUnavailable(reason)
         self.key_name, self.trigger, self.refused = key_name, None, False
         self._stop.clear()
+        self._ended.clear()
         self._thread = threading.Thread(
             target=self._run, args=(trigger,), name="ptt-portal-key", daemon=True
         )
@@ -155,6 +162,7 @@ class PortalShortcut(QObject):
                 self.released.emit()
             if connection is not None:
                 connection.close()
+        self._ended.set()
         if lost and not self._stop.is_set():
             log.warning("portal key lost: %s", lost)
             self.failed.emit(f"The system-wide push-to-talk key is off: {lost}.")
