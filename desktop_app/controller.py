@@ -402,7 +402,9 @@ class Controller(QObject):
         duration = len(clip) / rate if rate else 0.0
         turn = TurnRecord(mode=mode, clip_s=round(duration, 2))
         try:
-            await self._run_turn(clip, rate, turn)
+            answer = await self._run_turn(clip, rate, turn)
+            if turn.retryable:  # nothing is lost: the clip stays, with Retry
+                answer.offer_retry(lambda: self.retry(answer, turn, clip, rate))
             if mode == "dictate" and not turn.interrupted:
                 if turn.answer and turn.note is None:  # a transcript, not an error
                     said = await self.dictation.deliver(turn.answer)
@@ -411,6 +413,33 @@ class Controller(QObject):
         finally:
             self.history.record(turn, clip, rate)
             self.turn_finished.emit(turn)
+
+    def retry(
+        self,
+        answer: AnswerBubble,
+        turn: TurnRecord,
+        clip: np.ndarray | None,
+        rate: int,
+    ) -> bool:
+        """Ask a failed turn again, with the model chosen now; False (and a note) while
+        none is ready."""
+        if self.state is not ModelState.READY:
+            self.window.chat.add_note(
+                "The model is still loading: Retry once it is ready."
+                if self.state is ModelState.LOADING
+                else f"The model could not be loaded ({self.load_error}). Use Retry below."
+            )
+            return False
+        answer.retried()
+        self.barge_in()
+        log.info("retrying a turn that failed with %s", turn.error)
+        if clip is None:
+            self.users.turn = asyncio.ensure_future(self._answer_text(turn.heard or ""))
+        else:
+            self.users.turn = asyncio.ensure_future(
+                self._answer_clip(clip, rate, turn.mode)
+            )
+        return True
 
     def ask_typed(self, text: str) -> bool:
         """A typed question (the field under the chat), answered like a spoken one in
@@ -436,16 +465,18 @@ class Controller(QObject):
     async def _answer_text(self, text: str) -> None:
         turn = TurnRecord(mode="conversation", clip_s=0.0, heard=text, typed=True)
         try:
-            await self._run_turn(None, 0, turn)
+            answer = await self._run_turn(None, 0, turn)
+            if turn.retryable:
+                answer.offer_retry(lambda: self.retry(answer, turn, None, 0))
         finally:
             self.history.record(turn, None, 0)
             self.turn_finished.emit(turn)
 
     async def _run_turn(
         self, clip: np.ndarray | None, rate: int, turn: TurnRecord
-    ) -> None:
+    ) -> AnswerBubble:
         """One turn in the chat: a clip, or a typed question (``clip`` None, the words in
-        ``turn.heard``), streamed into its answer bubble."""
+        ``turn.heard``), streamed into its answer bubble, which is returned."""
         mode = turn.mode
         user = self.window.chat.add_user(turn.clip_s)
         if clip is None:
@@ -491,6 +522,7 @@ class Controller(QObject):
                 speaker.finish()  # the rest of the answer; nothing after a stop
             self.models.report_state()
             QTimer.singleShot(0, self._update_stop)
+        return answer
 
     def _show_item(
         self,
@@ -507,7 +539,7 @@ class Controller(QObject):
             note = item["message"]
             if item["error"] == "generation_failed":  # the message alone says nothing
                 note = f"{note} ({item['detail']})"
-            turn.note = note
+            turn.note, turn.error = note, item["error"]
             answer.show_note(note)
             return
         if item["text"]:
@@ -605,7 +637,7 @@ class Controller(QObject):
         self.barge_in()
         stored = self.history.load(conversation_id)
         self.window.chat.clear()
-        show_turns(self.window.chat, stored, self._play)
+        show_turns(self.window.chat, stored, self._play, self.retry)
         self.turns = [turn.record for turn in stored]
         config = self.engine.config
         self.engine.restore_history(memory_of(stored, config.audio.sample_rate))

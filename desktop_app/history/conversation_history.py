@@ -13,7 +13,7 @@ from core.config import HistorySettings
 from core.history import HistoryStore, HistoryUnavailable, TurnRecord
 from core.history.store import StoredTurn
 from core.pipelines.base import Exchange
-from desktop_app.widgets.chat_view import ChatView
+from desktop_app.widgets.chat_view import AnswerBubble, ChatView
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +89,11 @@ def show_turns(
     chat: ChatView,
     stored: list[StoredTurn],
     play: Callable[[np.ndarray, int], None],
+    retry: Callable[[AnswerBubble, TurnRecord, np.ndarray | None, int], bool]
+    | None = None,
 ) -> None:
-    """The stored turns as bubbles, as they were when answered."""
+    """The stored turns as bubbles, as they were when answered; a failed one whose clip (or
+    typed text) was kept offers ``retry``."""
     for turn in stored:
         record = turn.record
         user = chat.add_user(record.clip_s)
@@ -107,6 +110,13 @@ def show_turns(
         answer = chat.add_answer()
         if record.note:
             answer.show_note(record.note)
+            kept = record.typed or turn.clip is not None
+            if retry is not None and record.retryable and kept:
+                answer.offer_retry(
+                    lambda a=answer, r=record, c=turn.clip, n=turn.rate or 0: retry(
+                        a, r, c, n
+                    )
+                )
             continue
         if record.answer:
             answer.append(record.answer)

@@ -146,9 +146,11 @@ class AnswerBubble(Bubble):
         row.addStretch()
         row.addWidget(self.copy_button)
         layout.addLayout(row)
+        self.actions_row = row
         self.chunks: list[str] = []
         self.interrupted = False
         self.note: str | None = None
+        self.retry_button: QPushButton | None = None
 
     @property
     def text(self) -> str:
@@ -168,6 +170,21 @@ class AnswerBubble(Bubble):
         self.text_label.setText(text)
         as_note(self.text_label)
         self.copy_button.hide()
+
+    def offer_retry(self, retry: Callable[[], None]) -> None:
+        """A failed turn whose input is kept: *Retry* asks again (once)."""
+        if self.retry_button is None:
+            self.retry_button = QPushButton("Retry")
+            self.retry_button.setToolTip("Ask again with the same recording or text")
+            self.actions_row.insertWidget(
+                self.actions_row.count() - 1, self.retry_button
+            )
+        self.retry_button.clicked.connect(lambda: retry())  # not given clicked's bool
+        self.retry_button.show()
+
+    def retried(self) -> None:
+        if self.retry_button is not None:
+            self.retry_button.hide()
 
     def mark_interrupted(self) -> None:
         self.interrupted = True
