@@ -266,8 +266,10 @@ class StreamingEngine:
             heard = await self._previewed_transcript(audio_data, rate, mode)
             return samples, lambda: self._prepare_turn(samples, mode, heard)
 
-        async for item in self._answer(Turn(chunk_id, mode), read):
-            yield item
+        # closed with this generator, at once: its finally stops generation and remembers
+        async with aclosing(self._answer(Turn(chunk_id, mode), read)) as items:
+            async for item in items:
+                yield item
 
     async def process_text_streaming(
         self, text: Any, chunk_id: Any
@@ -282,8 +284,11 @@ class StreamingEngine:
                 question, prompt, self.history
             )
 
-        async for item in self._answer(Turn(chunk_id, "conversation"), read):
-            yield item
+        async with aclosing(
+            self._answer(Turn(chunk_id, "conversation"), read)
+        ) as items:
+            async for item in items:
+                yield item
 
     async def _answer(
         self,

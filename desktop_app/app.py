@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, QSocketNotifier, Qt
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication
 
 from core import ConfigError, StreamingEngine, load_config
 from core.config import Config, validate_config
@@ -87,7 +87,7 @@ def remembered_model(config: Config, settings: QSettings) -> Config:
     return chosen
 
 
-def close_on_signals(window: QWidget) -> tuple[socket.socket, socket.socket]:
+def close_on_signals(window: MainWindow) -> tuple[socket.socket, socket.socket]:
     """Ctrl+C or SIGTERM closes the window, so the app shuts down as if the user closed it.
 
     Python runs a signal handler only when the interpreter gets control, and Qt's loop may
@@ -99,7 +99,7 @@ def close_on_signals(window: QWidget) -> tuple[socket.socket, socket.socket]:
     notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read, window)
     notifier.activated.connect(lambda: reader.recv(64))
     for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, lambda *_: window.close())
+        signal.signal(number, lambda *_: window.quit_app())
     return reader, writer
 
 
@@ -189,8 +189,11 @@ def main(argv: list[str] | None = None) -> int:
         config = remembered_model(config, settings)
     controller = build(config, settings)
     controller.freeze_after_load = True
+    # The app ends when the window is closed for good, not when the last visible window
+    # goes (the window hidden in the tray, a dialog closed after it).
+    app.setQuitOnLastWindowClosed(False)
     closed = asyncio.Event()
-    app.lastWindowClosed.connect(closed.set)
+    controller.window.closed.connect(closed.set)
     wakeup = close_on_signals(controller.window)
     commands = CommandServer(controller.remote_command, controller.window)
     commands.listen()

@@ -40,6 +40,7 @@ from desktop_app.main_window import MainWindow
 from desktop_app.model_picker import ModelPicker
 from desktop_app.model_switcher import EngineUsers, ModelState, ModelSwitcher
 from desktop_app.speech_output import SpeechOutput
+from desktop_app.tray import Tray
 from desktop_app.widgets.chat_view import AnswerBubble, UserBubble
 
 log = logging.getLogger(__name__)
@@ -150,6 +151,7 @@ class Controller(QObject):
         self.devices = DevicePickers(window, recorder, self.speech, settings, self)
         self.devices.note.connect(window.chat.add_note)
 
+        self.tray = Tray(window, settings, self)
         self.history = ConversationHistory(engine.config.history, self)
         self.history.note.connect(window.chat.add_note)
         self.history.current_forgotten.connect(self._forgotten)
@@ -235,6 +237,7 @@ class Controller(QObject):
 
     def start(self) -> None:
         """Open the microphone and start loading the model; the window is already usable."""
+        self.tray.start()
         self.history.open()
         latest = self.history.latest()
         if latest is not None:
@@ -281,6 +284,17 @@ class Controller(QObject):
         turn = self.users.turn
         answering = turn is not None and not turn.done()
         self.window.stop_button.setEnabled(answering or self.speech.speaker is not None)
+        self._show_activity()
+
+    def _show_activity(self) -> None:
+        """The tray icon's state: listening, answering or idle."""
+        turn = self.users.turn
+        if self.recorder.is_recording:
+            self.tray.set_state("listening")
+        elif turn is not None and not turn.done():
+            self.tray.set_state("answering")
+        else:
+            self.tray.set_state("idle")
 
     # -- push-to-talk ------------------------------------------------------------------------
 
@@ -294,6 +308,7 @@ class Controller(QObject):
         self._quiet_s, self._speech_since_preview = 0.0, False
         self.window.talk_button.setDown(True)
         log.info("recording started")
+        self._show_activity()
         self._recording_timer.start()
         self._show_recording()
         self.window.chat.prepare_turn()  # while the machine is idle
@@ -364,6 +379,9 @@ class Controller(QObject):
     def _send_recording(self) -> None:
         self._recording_timer.stop()
         clip = self.recorder.stop_recording()
+        QTimer.singleShot(
+            0, self._show_activity
+        )  # answering, once the turn is under way
         rate = self.recorder.stream_rate
         log.info(
             "recording ended: %.2f s (key auto-repeat: %d flagged by Qt, %d caught)",
@@ -456,6 +474,7 @@ class Controller(QObject):
             return False
         self.barge_in()
         self.users.turn = asyncio.ensure_future(self._answer_text(text))
+        self._show_activity()
         return True
 
     def _send_typed(self) -> None:
@@ -686,6 +705,7 @@ class Controller(QObject):
                 with contextlib.suppress(BaseException):
                     await task
         self.speech.close()
+        self.tray.stop()
         self.history.close()
         self.recorder.close()
         self.ptt.close()

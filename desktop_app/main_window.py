@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import QEvent, Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -37,9 +37,15 @@ def group(*widgets: QWidget) -> QWidget:
 
 
 class MainWindow(QMainWindow):
+    closed = Signal()  # closed for good: the app shuts down
+    hidden_to_tray = Signal()  # closed while a tray icon keeps the app running
+
     def __init__(self, threshold_dbfs: float, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Push-to-talk assistant")
+        #: closing hides the window in the tray (``desktop_app.tray``) instead of quitting
+        self.close_to_tray = False
+        self.quitting = False
         self.resize(1180, 660)  # the top bar on one line; it wraps below ~1130 px
 
         self.mode_box = QComboBox()
@@ -174,7 +180,7 @@ class MainWindow(QMainWindow):
         quit_action = QAction("Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
-        quit_action.triggered.connect(self.close)
+        quit_action.triggered.connect(self.quit_app)
         self.addAction(quit_action)
         # Ctrl+N and Ctrl+H, as in browsers and chat apps.
         for button, keys in (
@@ -186,6 +192,21 @@ class MainWindow(QMainWindow):
             action.triggered.connect(button.click)
             self.addAction(action)
             button.setToolTip(f"{button.toolTip()} ({action.shortcut().toString()})")
+
+    def quit_app(self) -> None:
+        """Quit, whatever closing the window would do (Ctrl+Q, the tray's Quit, a signal)."""
+        self.quitting = True
+        self.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.close_to_tray and not self.quitting:
+            event.ignore()
+            self.hide()
+            self.hidden_to_tray.emit()
+            return
+        super().closeEvent(event)
+        if event.isAccepted():
+            self.closed.emit()
 
     def draw_now(self) -> None:
         """Lay out and paint what changed now, not on the event loop's next turn. At a turn's

@@ -248,24 +248,40 @@ class PortalBus:
 
     def call(self, member: str, *args: str) -> str | None:
         """An order to the fake portal: Press, Release, Rebind(trigger), Calls."""
+        return self.send(
+            "org.freedesktop.portal.Desktop",
+            "/org/freedesktop/portal/desktop",
+            "org.pttassistant.FakePortal",
+            member,
+            "s" * len(args),
+            args,
+        )
+
+    def send(
+        self,
+        service: str,
+        path: str,
+        interface: str,
+        member: str,
+        signature: str = "",
+        args: tuple = (),
+    ) -> Any:
+        """A method call on the bus; the reply's first value (None for none)."""
         from jeepney import DBusAddress, new_method_call
         from jeepney.io.blocking import open_dbus_connection
+        from jeepney.wrappers import unwrap_msg
 
-        address = DBusAddress(
-            "/org/freedesktop/portal/desktop",
-            "org.freedesktop.portal.Desktop",
-            "org.pttassistant.FakePortal",
-        )
+        address = DBusAddress(path, service, interface)
         with open_dbus_connection(self.env["DBUS_SESSION_BUS_ADDRESS"]) as connection:
-            message = new_method_call(address, member, "s" * len(args) or None, args)
-            reply = connection.send_and_get_reply(message, timeout=10)
-        return reply.body[0] if reply.body else None
+            message = new_method_call(address, member, signature or None, args)
+            reply = unwrap_msg(connection.send_and_get_reply(message, timeout=10))
+        return reply[0] if reply else None
 
 
 @contextlib.contextmanager
-def dbus_session(*portal_args: str) -> Iterator[PortalBus]:
+def dbus_session(*portal_args: str, tray: bool = False) -> Iterator[PortalBus]:
     """A private D-Bus session bus with a fake desktop portal on it (``testkit.fake_portal``,
-    given ``portal_args``)."""
+    given ``portal_args``), and with ``tray`` a fake tray host (``testkit.fake_tray_host``)."""
     if not shutil.which("dbus-daemon"):
         raise RuntimeError("dbus-daemon is missing: apt-get install dbus-daemon")
     home = Path(tempfile.mkdtemp(prefix="ptt-dbus-"))
@@ -276,28 +292,33 @@ def dbus_session(*portal_args: str) -> Iterator[PortalBus]:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    portal = None
+    fakes: list[subprocess.Popen] = []
     try:
         deadline = time.monotonic() + 10
         while not (home / "bus").exists():
             if time.monotonic() > deadline or bus.poll() is not None:
                 raise RuntimeError("dbus-daemon did not start")
             time.sleep(0.02)
-        portal = subprocess.Popen(
-            [sys.executable, "-m", "testkit.fake_portal", address, *portal_args],
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=Path(__file__).resolve().parent.parent,
-        )
-        ready, _, _ = select.select([portal.stdout], [], [], 15)
-        if not ready or "ready" not in portal.stdout.readline():
-            raise RuntimeError("the fake portal did not start")
-        yield PortalBus({"DBUS_SESSION_BUS_ADDRESS": address}, portal)
+        modules = [("testkit.fake_portal", portal_args)]
+        if tray:
+            modules.append(("testkit.fake_tray_host", ()))
+        for module, args in modules:
+            fake = subprocess.Popen(
+                [sys.executable, "-m", module, address, *args],
+                stdout=subprocess.PIPE,
+                text=True,
+                cwd=Path(__file__).resolve().parent.parent,
+            )
+            fakes.append(fake)
+            ready, _, _ = select.select([fake.stdout], [], [], 15)
+            if not ready or "ready" not in fake.stdout.readline():
+                raise RuntimeError(f"{module} did not start")
+        yield PortalBus({"DBUS_SESSION_BUS_ADDRESS": address}, fakes[0])
     finally:
-        for process in (portal, bus):
-            if process is not None and process.poll() is None:
+        for process in (*fakes, bus):
+            if process.poll() is None:
                 process.terminate()
                 process.wait(10)
-        if portal is not None:
-            portal.stdout.close()
+        for fake in fakes:
+            fake.stdout.close()
         shutil.rmtree(home, ignore_errors=True)
