@@ -674,6 +674,9 @@ class Controller(QObject):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.chosen.connect(self.reopen)
         dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()  # typing goes to its search field at once
+        dialog.search.setFocus()
         return dialog
 
     def _forgotten(self) -> None:
