@@ -61,6 +61,7 @@ class HistoryDialog(QDialog):
         layout.addWidget(self.search)
         self.results = QListWidget()
         self.results.setWordWrap(True)
+        self.results.setSpacing(4)
         self.results.itemActivated.connect(self.open_selected)
         self.results.currentItemChanged.connect(self._enable)
         layout.addWidget(self.results)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QRect, Qt, Signal
+from PySide6.QtCore import QEvent, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QGuiApplication
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -291,6 +291,7 @@ class ChatView(QScrollArea):
         self._at_bottom = True
         self.verticalScrollBar().valueChanged.connect(self._track)
         self._prepared: list[tuple[QWidget, QWidget]] = []  # (row, bubble), hidden
+        self._has_turn = False  # a question or answer shown since the last clear
         # What an empty chat says: how to talk (set_welcome), not a blank panel.
         self.welcome = QLabel(self.viewport())
         self.welcome.setObjectName("welcome")
@@ -305,9 +306,16 @@ class ChatView(QScrollArea):
         self._update_welcome()
 
     def _update_welcome(self) -> None:
-        self.welcome.setGeometry(self.viewport().rect())
-        shown = self.column.count() - 1 - len(self._prepared)
-        self.welcome.setVisible(shown <= 0 and bool(self.welcome.text()))
+        """Shown until the first turn, below any notes (a missing microphone, say)."""
+        if not self.welcome.text() or self._has_turn:
+            self.welcome.hide()
+            return
+        rows = self._rows()
+        shown = rows[: len(rows) - len(self._prepared)]
+        top = max((row.geometry().bottom() + 8 for row in shown), default=0)
+        area = self.viewport().rect()
+        self.welcome.setGeometry(0, top, area.width(), max(0, area.height() - top))
+        self.welcome.show()
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -342,8 +350,11 @@ class ChatView(QScrollArea):
 
     def _show(self, row: QWidget) -> None:
         self._at_bottom = True
-        self.welcome.hide()
-        row.show()  # now, not queued, so the window can draw it at once (draw_now)
+        row.show()
+        if self._has_turn:
+            self.welcome.hide()
+        else:
+            QTimer.singleShot(0, self._update_welcome)  # below a note, once laid out  # now, not queued, so the window can draw it at once (draw_now)
 
     def prepare_turn(self) -> None:
         """Build the next turn's two bubbles now, hidden: called while the talk key is held
@@ -370,6 +381,7 @@ class ChatView(QScrollArea):
         return bubble
 
     def add_user(self, duration_s: float) -> UserBubble:
+        self._has_turn = True
         bubble = self._take(UserBubble)
         if bubble is not None:
             bubble.set_duration(duration_s)
@@ -379,6 +391,7 @@ class ChatView(QScrollArea):
         return bubble
 
     def add_answer(self) -> AnswerBubble:
+        self._has_turn = True
         bubble = self._take(AnswerBubble)
         if bubble is not None:
             return bubble
@@ -423,4 +436,5 @@ class ChatView(QScrollArea):
             self.column.removeWidget(row)
             row.deleteLater()
         self._prepared.clear()
+        self._has_turn = False
         self._update_welcome()
