@@ -569,6 +569,7 @@ class Controller(QObject):
                 answer.show_note("(the model gave no answer)")
             turn.badges = badges_for(item)
             answer.set_badges(turn.badges)
+            log.debug("answered: %s", turn.answer)
             self._note_a_quiet_microphone(item.get("timings") or {})
             turn.figures = {
                 "ttfc_ms": item["ttfc_ms"],

@@ -1,10 +1,13 @@
-"""A desktop's GlobalShortcuts portal on a private D-Bus session bus, for tests: the boundary
-where GNOME, KDE or Hyprland would answer. It speaks the documented interface
-(``org.freedesktop.portal.GlobalShortcuts`` version 1: CreateSession and BindShortcuts answered
-by ``Request.Response``, ``Activated`` / ``Deactivated`` on press and release, ``Session.Close``)
-and takes a test's orders on ``org.pttassistant.FakePortal``: Press, Release, Rebind, Calls.
+"""A desktop's portals on a private D-Bus session bus, for tests: the boundary where GNOME,
+KDE or Hyprland would answer. It speaks the documented interfaces:
+``org.freedesktop.portal.GlobalShortcuts`` version 1 (CreateSession and BindShortcuts answered
+by ``Request.Response``, ``Activated`` / ``Deactivated`` on press and release) and
+``org.freedesktop.portal.RemoteDesktop`` version 2 (CreateSession, SelectDevices, Start, then
+``NotifyKeyboardKeysym``), and ``Session.Close``; and takes a test's orders on
+``org.pttassistant.FakePortal``: Press, Release, Rebind, Calls, Keys.
 
     python -m testkit.fake_portal BUS_ADDRESS [--no-shortcuts] [--cancel] [--bind-as F10]
+        [--no-remote-desktop] [--cancel-typing]
 """
 
 from __future__ import annotations
@@ -27,15 +30,21 @@ from jeepney.io.blocking import open_dbus_connection
 PORTAL_NAME = "org.freedesktop.portal.Desktop"
 PORTAL_PATH = "/org/freedesktop/portal/desktop"
 SHORTCUTS = "org.freedesktop.portal.GlobalShortcuts"
+REMOTE_DESKTOP = "org.freedesktop.portal.RemoteDesktop"
 CONTROL = "org.pttassistant.FakePortal"
 
 
 class FakePortal:
-    def __init__(
-        self, address: str, shortcuts: bool, cancel: bool, bind_as: str
-    ) -> None:
+    def __init__(self, address: str, args: argparse.Namespace) -> None:
         self.connection = open_dbus_connection(address)
-        self.shortcuts, self.cancel, self.bind_as = shortcuts, cancel, bind_as
+        self.shortcuts, self.cancel = not args.no_shortcuts, args.cancel
+        self.bind_as = args.bind_as
+        self.remote_desktop = not args.no_remote_desktop
+        self.cancel_typing = args.cancel_typing
+        self.keys: list[
+            list[int]
+        ] = []  # (keysym, pressed) as NotifyKeyboardKeysym sent
+        self.started: set[str] = set()  # RemoteDesktop sessions the user allowed
         self.calls: list[list] = []
         self.sessions: dict[str, str] = {}  # session path -> the client's bus name
         self.bound: dict[str, list[str]] = {}  # session path -> shortcut ids
@@ -62,7 +71,11 @@ class FakePortal:
         if interface == "org.freedesktop.DBus.Properties" and member == "Get":
             if message.body[0] == SHORTCUTS and self.shortcuts:
                 return self.reply(message, "v", (("u", 1),))
+            if message.body[0] == REMOTE_DESKTOP and self.remote_desktop:
+                return self.reply(message, "v", (("u", 2),))
             return self.error(message, "org.freedesktop.DBus.Error.UnknownInterface")
+        if interface == REMOTE_DESKTOP and self.remote_desktop:
+            return self.remote(message, member, sender)
         if interface == SHORTCUTS and self.shortcuts:
             if member == "CreateSession":
                 return self.create_session(message, sender)
@@ -70,6 +83,7 @@ class FakePortal:
                 return self.bind_shortcuts(message)
         if interface == "org.freedesktop.portal.Session" and member == "Close":
             self.sessions.pop(path, None)
+            self.started.discard(path)
             return self.reply(message, "", ())
         if interface == CONTROL:
             return self.control(message, member)
@@ -106,6 +120,30 @@ class FakePortal:
         ]
         self.respond(request, 0, {"shortcuts": ("a(sa{sv})", described)})
 
+    def remote(self, message, member: str, sender: str) -> None:
+        if member == "CreateSession":
+            return self.create_session(message, sender)
+        if member == "NotifyKeyboardKeysym":
+            session, _options, keysym, state = message.body
+            if session not in self.started:
+                return self.error(message, "org.freedesktop.DBus.Error.AccessDenied")
+            self.keys.append([keysym, state])
+            return self.reply(message, "", ())
+        options = message.body[-1]
+        request = self.request_path(sender, options)
+        self.reply(message, "o", (request,))
+        session = message.body[0]
+        if member == "SelectDevices":
+            self.calls[-1].append({k: v[1] for k, v in options.items()})
+            return self.respond(request, 0, {})
+        if member == "Start":
+            if self.cancel_typing:
+                return self.respond(request, 1, {})
+            self.started.add(session)
+            results = {"devices": ("u", 1), "restore_token": ("s", "restore-1")}
+            return self.respond(request, 0, results)
+        return None
+
     def control(self, message, member: str) -> None:
         if member in ("Press", "Release"):
             signal = "Activated" if member == "Press" else "Deactivated"
@@ -133,6 +171,8 @@ class FakePortal:
                 ]
                 self.emit("ShortcutsChanged", "oa(sa{sv})", (session, described))
             return self.reply(message, "", ())
+        if member == "Keys":
+            return self.reply(message, "s", (json.dumps(self.keys),))
         if member == "Calls":
             state = {"calls": self.calls, "open_sessions": sorted(self.sessions)}
             return self.reply(message, "s", (json.dumps(state),))
@@ -169,8 +209,10 @@ def main() -> None:
     parser.add_argument("--no-shortcuts", action="store_true")
     parser.add_argument("--cancel", action="store_true")
     parser.add_argument("--bind-as", default="")
+    parser.add_argument("--no-remote-desktop", action="store_true")
+    parser.add_argument("--cancel-typing", action="store_true")
     args = parser.parse_args()
-    FakePortal(args.address, not args.no_shortcuts, args.cancel, args.bind_as).serve()
+    FakePortal(args.address, args).serve()
 
 
 if __name__ == "__main__":

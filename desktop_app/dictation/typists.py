@@ -2,8 +2,9 @@
 
 * X11: XTest key events (python-xlib), a character at a time; a character the keyboard
   has no key for is put on a spare keycode for the moment it is typed, as xdotool does.
-* Wayland: ``wtype`` (the virtual-keyboard protocol: Sway, Hyprland, niri, river...) or
-  ``ydotool`` (a uinput daemon: any desktop, GNOME and KDE included).
+* Wayland: ``wtype`` (the virtual-keyboard protocol: Sway, Hyprland, niri, river...), the
+  desktop's RemoteDesktop portal (GNOME, KDE: ``desktop_app.dictation.portal_typist``), or
+  ``ydotool`` (a uinput daemon: any desktop).
 * Paste: the text on the clipboard, the paste key pressed (Ctrl+V; Ctrl+Shift+V for
   terminals), and the user's clipboard put back afterwards (``desktop_app.dictation.paste``).
 * Nothing can type: the text is left on the clipboard, with a note saying what to install.
@@ -291,11 +292,17 @@ def find_typists(
     session = session_type(env)
     if session == "wayland":
         # XTest would reach only X11 windows under XWayland, not the focused Wayland one
+        # here: portal_typist imports TypingFailed from this module
+        from desktop_app.dictation.portal_typist import PortalTypist
+        from desktop_app.portal import session_bus_address
+
         found: list[Typist] = []
-        for tool, make in (("wtype", WtypeTypist), ("ydotool", YdotoolTypist)):
-            path = which(tool)
-            if path:
-                found.append(make(path))
+        if which("wtype"):
+            found.append(WtypeTypist(which("wtype")))
+        if session_bus_address(env) is not None:  # where the desktop has a portal
+            found.append(PortalTypist(env))
+        if which("ydotool"):
+            found.append(YdotoolTypist(which("ydotool")))
         if found:
             return found, "typing with " + ", else ".join(t.name for t in found)
         return (

@@ -15,66 +15,35 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import secrets
 import threading
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
-from jeepney import (
-    DBusAddress,
-    HeaderFields,
-    MatchRule,
-    Message,
-    MessageType,
-    new_method_call,
-)
+from jeepney import DBusAddress, HeaderFields, MatchRule, Message
 from jeepney.bus_messages import message_bus
-from jeepney.io.blocking import DBusConnection, open_dbus_connection
-from jeepney.wrappers import DBusErrorResponse, unwrap_msg
+from jeepney.io.blocking import DBusConnection
 from PySide6.QtCore import QObject, Signal
 
+from desktop_app import portal
 from desktop_app.keys.global_hotkey import X_NAMES, HotkeyUnavailable, keysym_for
+from desktop_app.portal import POLL_S, PORTAL_NAME, PORTAL_PATH, PortalClosed
 
 log = logging.getLogger(__name__)
 
-PORTAL_NAME = "org.freedesktop.portal.Desktop"
-PORTAL_PATH = "/org/freedesktop/portal/desktop"
 SHORTCUTS = "org.freedesktop.portal.GlobalShortcuts"
-# Host (unsandboxed) apps name themselves to portals 1.19+, which key shortcuts by app id.
-APP_ID = "io.github.pttassistant.PttAssistant"
 SHORTCUT_ID = "push-to-talk"
-# How often the thread looks up from the bus to see whether it was asked to stop.
-POLL_S = 0.2
-CALL_TIMEOUT_S = 10.0
 NO_PORTAL = (
     "this desktop's portal offers no GlobalShortcuts (GNOME 48+, KDE Plasma and Hyprland "
     "do); bind `ptt-assistant --start` and `--stop` to a desktop shortcut instead (README)"
 )
 
 
-def session_bus_address(env: Mapping[str, str] | None = None) -> str | None:
-    """The D-Bus session bus's address, or None where there is none."""
-    env = os.environ if env is None else env
-    if env.get("DBUS_SESSION_BUS_ADDRESS"):
-        return env["DBUS_SESSION_BUS_ADDRESS"]
-    runtime = env.get(
-        "XDG_RUNTIME_DIR"
-    )  # systemd's user bus, when the variable is unset
-    if runtime and os.path.exists(os.path.join(runtime, "bus")):
-        return f"unix:path={os.path.join(runtime, 'bus')}"
-    return None
-
-
 def trigger_for(key_name: str) -> str:
     """The XDG shortcut trigger of one of Qt's key names; typing keys are refused."""
     keysym_for(key_name)  # the same keys as the X11 grab: never one that types
     return X_NAMES.get(key_name, key_name)
-
-
-class PortalClosed(Exception):
-    """The portal refused, the user cancelled, or the bus went away: the message says."""
 
 
 class PortalShortcut(QObject):
@@ -110,7 +79,7 @@ class PortalShortcut(QObject):
         )
 
     def unavailable(self) -> str | None:
-        if session_bus_address(self.env) is None:
+        if portal.session_bus_address(self.env) is None:
             return "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)"
         return None
 
@@ -140,7 +109,7 @@ class PortalShortcut(QObject):
         if self._thread is None:
             return
         self._stop.set()
-        self._thread.join(timeout=CALL_TIMEOUT_S + 1)
+        self._thread.join(timeout=portal.CALL_TIMEOUT_S + 1)
         if self._thread.is_alive():
             log.warning("the portal key's thread did not end; left as a daemon")
         self._thread = None
@@ -157,6 +126,9 @@ class PortalShortcut(QObject):
             lost = str(exc)
         except (OSError, TimeoutError, ValueError) as exc:  # the bus went away
             lost = f"the D-Bus session bus failed ({exc})"
+        except Exception as exc:  # a portal's odd answer: the key is off, and why
+            log.exception("portal key failed")
+            lost = f"the desktop portal answered unexpectedly ({exc})"
         finally:
             if self._held:  # off or lost mid-hold: the recording must not stay on
                 self.released.emit()
@@ -168,38 +140,8 @@ class PortalShortcut(QObject):
             self.failed.emit(f"The system-wide push-to-talk key is off: {lost}.")
 
     def _connect(self) -> DBusConnection:
-        try:
-            connection = open_dbus_connection(
-                session_bus_address(self.env) or "SESSION", auth_timeout=2.0
-            )
-        except (OSError, TimeoutError, KeyError, ValueError) as exc:
-            raise PortalClosed(f"can't reach the D-Bus session bus ({exc})") from exc
-        try:
-            version = self._call(
-                connection,
-                DBusAddress(
-                    PORTAL_PATH, PORTAL_NAME, "org.freedesktop.DBus.Properties"
-                ),
-                "Get",
-                "ss",
-                (SHORTCUTS, "version"),
-            )[0][1]
-        except DBusErrorResponse as exc:
-            connection.close()
-            raise PortalClosed(NO_PORTAL) from exc
+        connection, version = portal.connect(SHORTCUTS, NO_PORTAL, self.env)
         log.info("desktop portal GlobalShortcuts version %s", version)
-        with contextlib.suppress(
-            DBusErrorResponse
-        ):  # portals before 1.19 have no registry
-            self._call(
-                connection,
-                DBusAddress(
-                    PORTAL_PATH, PORTAL_NAME, "org.freedesktop.host.portal.Registry"
-                ),
-                "Register",
-                "sa{sv}",
-                (APP_ID, {}),
-            )
         return connection
 
     def _bind(self, connection: DBusConnection, trigger: str) -> str:
@@ -248,7 +190,7 @@ class PortalShortcut(QObject):
         queue: deque[Message] = deque()
         with contextlib.ExitStack() as stack:
             for rule in rules:
-                self._call_bus(connection, message_bus.AddMatch(rule))
+                portal.call_bus(connection, message_bus.AddMatch(rule))
                 stack.enter_context(connection.filter(rule, queue=queue))
             try:
                 while not self._stop.is_set():
@@ -257,17 +199,12 @@ class PortalShortcut(QObject):
                     while queue:
                         self._handle(queue.popleft(), session)
             finally:
-                if not self._closed(connection):
-                    with contextlib.suppress(
-                        Exception
-                    ):  # best effort: the bus may be gone
-                        self._call(
-                            connection,
-                            DBusAddress(
-                                session, PORTAL_NAME, "org.freedesktop.portal.Session"
-                            ),
-                            "Close",
+                if not portal.closed(connection):  # best effort: the bus may be gone
+                    with contextlib.suppress(Exception):
+                        session_object = DBusAddress(
+                            session, PORTAL_NAME, "org.freedesktop.portal.Session"
                         )
+                        portal.call(connection, session_object, "Close")
 
     def _handle(self, message: Message, session: str) -> None:
         member = message.header.fields.get(HeaderFields.member)
@@ -296,69 +233,17 @@ class PortalShortcut(QObject):
         args: tuple,
         options: dict[str, tuple[str, Any]],
     ) -> dict[str, tuple[str, Any]]:
-        """One portal call: the answer comes as a Response signal on the request object."""
-        token = "ptt_" + secrets.token_hex(6)
-        sender = connection.unique_name.lstrip(":").replace(".", "_")
-        expected = f"{PORTAL_PATH}/request/{sender}/{token}"
-        rule = MatchRule(
-            type="signal",
-            interface="org.freedesktop.portal.Request",
-            member="Response",
-        )
-        queue: deque[Message] = deque()
-        self._call_bus(connection, message_bus.AddMatch(rule))
         try:
-            with connection.filter(rule, queue=queue):
-                handle = self._call(
-                    connection,
-                    DBusAddress(PORTAL_PATH, PORTAL_NAME, SHORTCUTS),
-                    method,
-                    signature,
-                    (*args, {**options, "handle_token": ("s", token)}),
-                )[0]
-                paths = {expected, handle}
-                while not self._stop.is_set():
-                    with contextlib.suppress(TimeoutError):
-                        connection.recv_messages(timeout=POLL_S)  # matches go to queue
-                    while queue:
-                        answer = queue.popleft()
-                        if answer.header.fields.get(HeaderFields.path) not in paths:
-                            continue
-                        code, results = answer.body
-                        if code == 0:
-                            return results
-                        self.refused = code == 1
-                        raise PortalClosed(
-                            "the shortcut was cancelled in the desktop's dialog"
-                            if code == 1
-                            else f"the desktop refused the shortcut ({method})"
-                        )
-                raise PortalClosed("stopped")
-        except DBusErrorResponse as exc:
-            raise PortalClosed(f"the desktop portal failed: {exc}") from exc
-        finally:
-            with contextlib.suppress(Exception):
-                self._call_bus(connection, message_bus.RemoveMatch(rule))
-
-    @staticmethod
-    def _call(
-        connection: DBusConnection,
-        address: DBusAddress,
-        method: str,
-        signature: str | None = None,
-        body: tuple = (),
-    ) -> tuple:
-        message = new_method_call(address, method, signature, body)
-        return unwrap_msg(
-            connection.send_and_get_reply(message, timeout=CALL_TIMEOUT_S)
-        )
-
-    @staticmethod
-    def _call_bus(connection: DBusConnection, message: Message) -> None:
-        reply = connection.send_and_get_reply(message, timeout=CALL_TIMEOUT_S)
-        if reply.header.message_type is MessageType.error:
-            unwrap_msg(reply)
-
-    @staticmethod
-    def _closed(connection: DBusConnection) -> bool:
-        return connection.sock.fileno() < 0
+            return portal.request(
+                connection,
+                SHORTCUTS,
+                method,
+                signature,
+                args,
+                options,
+                "the shortcut",
+                stop=self._stop,
+            )
+        except PortalClosed as exc:
+            self.refused = exc.cancelled
+            raise

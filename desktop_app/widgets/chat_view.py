@@ -354,7 +354,9 @@ class ChatView(QScrollArea):
         if self._has_turn:
             self.welcome.hide()
         else:
-            QTimer.singleShot(0, self._update_welcome)  # below a note, once laid out  # now, not queued, so the window can draw it at once (draw_now)
+            QTimer.singleShot(
+                0, self._update_welcome
+            )  # below a note, once laid out  # now, not queued, so the window can draw it at once (draw_now)
 
     def prepare_turn(self) -> None:
         """Build the next turn's two bubbles now, hidden: called while the talk key is held

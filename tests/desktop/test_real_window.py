@@ -304,3 +304,17 @@ def test_a_restart_shows_the_last_conversation_and_history_finds_an_old_one(
     again.x_server.xdotool("windowfocus", "--sync", window)
     again.x_server.xdotool("key", "ctrl+q")
     assert_clean_exit(again, again.wait_exit())
+
+
+def test_a_typed_question_is_answered_by_the_embedded_default(launch):
+    app = launch()
+    app.start_ready()
+    app.x_server.xdotool("key", "ctrl+l")  # the question field, as from the keyboard
+    app.x_server.xdotool("type", "--delay", "20", "What is the capital of France?")
+    app.x_server.xdotool("key", "Return")
+    app.wait_for(r"chunk_id=\S+ end: ", ANSWER_TIMEOUT_S)
+    answered = app.wait_for(r"answered: (.*)", 5).group(1)
+    assert "paris" in answered.lower(), answered
+    assert not app.lines(r"recording started")  # its spaces typed, none talked
+    app.x_server.xdotool("key", "ctrl+q")
+    assert_clean_exit(app, app.wait_exit())

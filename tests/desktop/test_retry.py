@@ -10,6 +10,7 @@ import numpy as np
 from core.audio import resample
 from desktop_app.widgets.chat_view import AnswerBubble, UserBubble
 from testkit.llama_server import LlamaServer, smollm2
+from testkit.tiny_model import TINY_SENTENCE
 from testkit.voices import PIPER, speak
 from tests.desktop.test_history_window import restart
 from tests.desktop.test_window import bubbles, hold_space
@@ -104,3 +105,31 @@ def test_a_typed_questions_retry_asks_the_same_words(make_app, qtbot, tmp_path):
     reopened = restart(controller, make_app, qtbot, **server_sections(url))
     (answer,) = bubbles(reopened, AnswerBubble)
     assert answer.retry_button is not None and answer.retry_button.isVisible()
+
+
+def test_retry_after_switching_the_model_answers_with_the_new_one(
+    make_app, qtbot, sound, tmp_path, tiny_models
+):
+    server = LlamaServer(smollm2(), tmp_path / "server.log")
+    url = server.url
+    server.stop()  # the server went away
+    controller = make_app(**server_sections(url))
+    finished = []
+    controller.turn_finished.connect(finished.append)
+    hold_space(controller.window, sound, spoken_question())
+    qtbot.waitUntil(lambda: len(finished) == 1, timeout=60000)
+    assert finished[0].error == "server_unreachable", finished[0]
+    (answer,) = bubbles(controller, AnswerBubble)
+    controller.choose_model(str(tiny_models["qwen2-audio"]))  # another model
+    qtbot.waitUntil(
+        lambda: (
+            controller.state.value == "ready"
+            and controller.engine.config.model.id == str(tiny_models["qwen2-audio"])
+        ),
+        timeout=60000,
+    )
+    answer.retry_button.click()
+    qtbot.waitUntil(lambda: len(finished) == 2, timeout=60000)
+    assert finished[1].error is None and finished[1].answer == TINY_SENTENCE
+    first, again = bubbles(controller, UserBubble)
+    assert first.clip_label.text() == again.clip_label.text()  # the same recording
