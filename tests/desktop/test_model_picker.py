@@ -71,6 +71,11 @@ def app(qtbot, tiny_models, settings, sound, llama):
     for controller in built:
         task = asyncio.ensure_future(controller.shutdown())
         qtbot.waitUntil(task.done, timeout=30000)
+        # Deleted here, on the GUI thread: left to the garbage collector, a window can be
+        # collected on a worker thread, and Qt aborts (seen in test_model_picker).
+        controller.window.close()
+        controller.window.deleteLater()
+    qtbot.wait(20)  # runs the deferred deletions
 
 
 def rows(box) -> list[str]:
