@@ -103,6 +103,7 @@ class GlobalHotkey(QObject):
         self.key_name: str | None = None
         self.repeats_swallowed = 0
         self.refused = False  # only the portal's user can decline a key
+        self._ended = threading.Event()  # set by the thread as it ends
         self._display: display.Display | None = None
         self._keycode = 0
         self._thread: threading.Thread | None = None
@@ -115,7 +116,11 @@ class GlobalHotkey(QObject):
     @property
     def running(self) -> bool:
         """Active and its thread still reading (not ended by a lost connection)."""
-        return self._thread is not None and self._thread.is_alive()
+        return (
+            self._thread is not None
+            and self._thread.is_alive()
+            and not self._ended.is_set()
+        )
 
     def unavailable(self) -> str | None:
         """Why this desktop can't grab a key, for the key dialog; None where it may."""
@@ -147,6 +152,7 @@ class GlobalHotkey(QObject):
             self.key_name = None
             raise
         self._wake_r, self._wake_w = os.pipe()
+        self._ended.clear()
         self._thread = threading.Thread(
             target=self._run, name="ptt-hotkey", daemon=True
         )
@@ -245,6 +251,7 @@ class GlobalHotkey(QObject):
                 self.released.emit()
             with contextlib.suppress(Exception):  # a closed connection holds no grab
                 self._ungrab()
+        self._ended.set()  # before the note: its handler must see the grab is gone
         if lost:
             self.failed.emit(f"The system-wide push-to-talk key is off: {lost}.")
 
