@@ -379,9 +379,8 @@ class Controller(QObject):
     def _send_recording(self) -> None:
         self._recording_timer.stop()
         clip = self.recorder.stop_recording()
-        QTimer.singleShot(
-            0, self._show_activity
-        )  # answering, once the turn is under way
+        # the tray's state once the turn is under way (dropped if the app is gone)
+        QTimer.singleShot(0, self, self._show_activity)
         rate = self.recorder.stream_rate
         log.info(
             "recording ended: %.2f s (key auto-repeat: %d flagged by Qt, %d caught)",

@@ -19,12 +19,8 @@ from PySide6.QtCore import QMimeData, QObject, Signal
 from PySide6.QtWidgets import QApplication
 
 from core.config import DictationSettings
-from desktop_app.dictation.typists import (
-    TypingFailed,
-    Typist,
-    find_typists,
-    session_type,
-)
+from desktop_app.dictation.typist import TypingFailed, Typist
+from desktop_app.dictation.typists import find_typists, session_type
 
 log = logging.getLogger(__name__)
 

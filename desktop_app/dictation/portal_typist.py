@@ -21,7 +21,7 @@ from jeepney.io.blocking import DBusConnection
 from jeepney.wrappers import DBusErrorResponse
 
 from desktop_app import portal
-from desktop_app.dictation.typists import TypingFailed
+from desktop_app.dictation.typist import TypingFailed
 from desktop_app.portal import PORTAL_NAME, PORTAL_PATH, PortalClosed
 
 log = logging.getLogger(__name__)

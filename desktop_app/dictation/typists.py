@@ -22,36 +22,18 @@ import subprocess
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import Protocol
 
 from Xlib import XK, X, display, error
 from Xlib.ext import xtest
+
+from desktop_app.dictation.portal_typist import PortalTypist
+from desktop_app.dictation.typist import TypingFailed, Typist
+from desktop_app.portal import session_bus_address
 
 log = logging.getLogger(__name__)
 
 #: how long a typing tool may take for one dictation before it is given up
 TOOL_TIMEOUT_S = 10.0
-
-
-class TypingFailed(RuntimeError):
-    """The text could not be typed; the message says why and what to do."""
-
-
-class Typist(Protocol):
-    #: for notes and logs: how it types
-    name: str
-
-    def type(self, text: str) -> None:
-        """Type ``text`` into the focused window (blocking)."""
-        ...
-
-    def erase(self, count: int) -> None:
-        """Press Backspace ``count`` times (undo the last dictation)."""
-        ...
-
-    def press(self, keys: str) -> None:
-        """Press a key combination such as ``ctrl+v`` or ``ctrl+shift+v``."""
-        ...
 
 
 def _run(command: Sequence[str], what: str) -> None:
@@ -292,10 +274,6 @@ def find_typists(
     session = session_type(env)
     if session == "wayland":
         # XTest would reach only X11 windows under XWayland, not the focused Wayland one
-        # here: portal_typist imports TypingFailed from this module
-        from desktop_app.dictation.portal_typist import PortalTypist
-        from desktop_app.portal import session_bus_address
-
         found: list[Typist] = []
         if which("wtype"):
             found.append(WtypeTypist(which("wtype")))

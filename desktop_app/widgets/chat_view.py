@@ -350,13 +350,11 @@ class ChatView(QScrollArea):
 
     def _show(self, row: QWidget) -> None:
         self._at_bottom = True
-        row.show()
+        row.show()  # now, not queued, so the window can draw it at once (draw_now)
         if self._has_turn:
             self.welcome.hide()
-        else:
-            QTimer.singleShot(
-                0, self._update_welcome
-            )  # below a note, once laid out  # now, not queued, so the window can draw it at once (draw_now)
+        else:  # below a note, once laid out; dropped if the chat is gone by then
+            QTimer.singleShot(0, self, self._update_welcome)
 
     def prepare_turn(self) -> None:
         """Build the next turn's two bubbles now, hidden: called while the talk key is held

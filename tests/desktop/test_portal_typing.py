@@ -13,7 +13,8 @@ import pytest
 from core.config import DictationSettings
 from desktop_app.dictation.dictation import Dictation
 from desktop_app.dictation.portal_typist import KEYSYMS, PortalTypist, keysym_of
-from desktop_app.dictation.typists import TypingFailed, find_typists
+from desktop_app.dictation.typist import TypingFailed
+from desktop_app.dictation.typists import find_typists
 from testkit.servers import dbus_session
 from tests.desktop.test_dictation_typing import done
 
