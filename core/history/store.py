@@ -279,7 +279,10 @@ class HistoryStore:
         self._queue("delete_all", ())
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until every queued write is on disk; False when it took longer."""
+        """Wait until every queued write is on disk; False when it took longer (or the
+        writer is gone)."""
+        if not self._writer.is_alive():
+            return False
         done = threading.Event()
         self._writes.put(("flush", done))
         return done.wait(timeout)

@@ -86,6 +86,8 @@ class HistoryDialog(QDialog):
         self.refresh()
 
     def refresh(self) -> None:
+        # the turn just answered may still be on its way to the disk (well under 1 ms)
+        self.store.flush(timeout=1.0)
         query = self.search.text().strip()
         self.results.clear()
         if query:

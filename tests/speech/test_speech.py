@@ -175,8 +175,9 @@ def test_the_streamed_answer_is_spoken_in_order_and_heard_back(
     voice, recognizer, tmp_path
 ):
     """Written to a WAV file (``ptt-ask --speak-to``) and recognised: Whisper base hears
-    piper's voice near word-perfectly (measured WER 0.00-0.04 on this answer); 0.15 leaves
-    four of its 27 words of margin, while a dropped or repeated sentence costs 9 or more."""
+    piper's voice near word-perfectly (measured WER 0.00-0.04 on this answer; 0.154 once on
+    a CI machine: "Francis Paris", "Sain", "2" for "two"); 0.25 leaves six of its 26 words
+    of margin, while a dropped or repeated sentence costs 9 or more (0.35)."""
     path = tmp_path / "answer.wav"
     speaker = Speaker(voice, WavSink(path, voice.sample_rate))
     for chunk in stream(ANSWER):
@@ -188,7 +189,7 @@ def test_the_streamed_answer_is_spoken_in_order_and_heard_back(
     samples, rate = sf.read(path, dtype="float32")
     transcript = heard(recognizer, samples, rate)
     assert_each_sentence_heard_once_in_order(transcript)
-    assert normalised_word_error_rate([ANSWER], [transcript]) <= 0.15, transcript
+    assert normalised_word_error_rate([ANSWER], [transcript]) <= 0.25, transcript
     assert "ptt-speaker" not in thread_names() and not speaker.speaking
 
 
