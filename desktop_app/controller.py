@@ -32,9 +32,9 @@ from desktop_app.history.conversation_history import (
     show_turns,
 )
 from desktop_app.history.history_dialog import HistoryDialog
-from desktop_app.keys.global_hotkey import GlobalHotkey
 from desktop_app.keys.key_settings import KeySettings
 from desktop_app.keys.push_to_talk import PushToTalk
+from desktop_app.keys.system_wide_key import SystemWideKey
 from desktop_app.language_picker import LanguagePicker
 from desktop_app.main_window import MainWindow
 from desktop_app.model_picker import ModelPicker
@@ -82,7 +82,7 @@ class Controller(QObject):
         recorder: Recorder,
         push_to_talk: PushToTalk,
         settings: QSettings,
-        hotkey: GlobalHotkey | None = None,
+        hotkey: SystemWideKey | None = None,
     ) -> None:
         super().__init__(window)
         self.window = window
@@ -193,7 +193,7 @@ class Controller(QObject):
         self.models.freeze_after_load = freeze
 
     @property
-    def hotkey(self) -> GlobalHotkey:
+    def hotkey(self) -> SystemWideKey:
         return self.keys.hotkey
 
     @property
@@ -440,12 +440,7 @@ class Controller(QObject):
     ) -> bool:
         """Ask a failed turn again, with the model chosen now; False (and a note) while
         none is ready."""
-        if self.state is not ModelState.READY:
-            self.window.chat.add_note(
-                "The model is still loading: Retry once it is ready."
-                if self.state is ModelState.LOADING
-                else f"The model could not be loaded ({self.load_error}). Use Retry below."
-            )
+        if not self._ready_for("Retry"):
             return False
         answer.retried()
         self.barge_in()
@@ -464,17 +459,23 @@ class Controller(QObject):
         text = text.strip()
         if self.closing or not text:
             return False
-        if self.state is not ModelState.READY:
-            self.window.chat.add_note(
-                "The model is still loading: ask again once it is ready."
-                if self.state is ModelState.LOADING
-                else f"The model could not be loaded ({self.load_error}). Use Retry below."
-            )
+        if not self._ready_for("ask again"):
             return False
         self.barge_in()
         self.users.turn = asyncio.ensure_future(self._answer_text(text))
         self._show_activity()
         return True
+
+    def _ready_for(self, what: str) -> bool:
+        """Whether a model can answer now; if not, a note says why and what to do."""
+        if self.state is ModelState.READY:
+            return True
+        self.window.chat.add_note(
+            f"The model is still loading: {what} once it is ready."
+            if self.state is ModelState.LOADING
+            else f"The model could not be loaded ({self.load_error}). Use Retry below."
+        )
+        return False
 
     def _send_typed(self) -> None:
         if self.ask_typed(self.window.ask_field.text()):

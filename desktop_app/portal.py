@@ -60,7 +60,9 @@ def session_bus_address(env: Mapping[str, str] | None = None) -> str | None:
     return None
 
 
-def connect(interface: str, missing: str, env: Mapping[str, str] | None = None):
+def connect(
+    interface: str, missing: str, env: Mapping[str, str] | None = None
+) -> tuple[DBusConnection, int]:
     """A connection to the session bus on which the portal offers ``interface``, and its
     version; ``missing`` is the message when it does not."""
     try:

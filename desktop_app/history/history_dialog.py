@@ -83,11 +83,11 @@ class HistoryDialog(QDialog):
         buttons.addStretch()
         buttons.addWidget(close)
         layout.addLayout(buttons)
+        # the turn just answered may still be on its way to the disk (well under 1 ms)
+        self.store.flush(timeout=1.0)
         self.refresh()
 
     def refresh(self) -> None:
-        # the turn just answered may still be on its way to the disk (well under 1 ms)
-        self.store.flush(timeout=1.0)
         query = self.search.text().strip()
         self.results.clear()
         if query:

@@ -21,8 +21,10 @@ import sys
 import threading
 from collections.abc import Mapping
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject
 from Xlib import XK, X, display, error
+
+from desktop_app.keys.system_wide_key import SystemWideKey
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,11 @@ class HotkeyUnavailable(Exception):
     """Why the system-wide key can't be had here; the message is for the user."""
 
 
+def wayland_session(env: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if env is None else env
+    return env.get("XDG_SESSION_TYPE") == "wayland" or bool(env.get("WAYLAND_DISPLAY"))
+
+
 def unavailable_reason(
     env: Mapping[str, str] | None = None, platform: str | None = None
 ) -> str | None:
@@ -63,7 +70,7 @@ def unavailable_reason(
     platform = sys.platform if platform is None else platform
     if not platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
         return f"system-wide keys are supported on X11 desktops only, not on {platform}"
-    if env.get("XDG_SESSION_TYPE") == "wayland" or env.get("WAYLAND_DISPLAY"):
+    if wayland_session(env):
         return (
             "Wayland does not let applications take a key system-wide; bind a desktop "
             "shortcut instead, or use an X11 session"
@@ -90,37 +97,16 @@ def keysym_for(key_name: str) -> int:
     return keysym
 
 
-class GlobalHotkey(QObject):
-    pressed = Signal()
-    released = Signal()
-    failed = Signal(str)  # the grab was lost (the X server went away)
-
+class GlobalHotkey(SystemWideKey):
     def __init__(
         self, display_name: str | None = None, parent: QObject | None = None
     ) -> None:
         super().__init__(parent)
         self.display_name = display_name
-        self.key_name: str | None = None
         self.repeats_swallowed = 0
-        self.refused = False  # only the portal's user can decline a key
-        self._ended = threading.Event()  # set by the thread as it ends
         self._display: display.Display | None = None
         self._keycode = 0
-        self._thread: threading.Thread | None = None
         self._wake_r = self._wake_w = -1
-
-    @property
-    def active(self) -> bool:
-        return self._thread is not None
-
-    @property
-    def running(self) -> bool:
-        """Active and its thread still reading (not ended by a lost connection)."""
-        return (
-            self._thread is not None
-            and self._thread.is_alive()
-            and not self._ended.is_set()
-        )
 
     def unavailable(self) -> str | None:
         """Why this desktop can't grab a key, for the key dialog; None where it may."""

@@ -7,16 +7,19 @@ It reports by signals: ``note`` for the chat, ``hint_changed`` for the window's 
 
 from __future__ import annotations
 
+import sys
+
 from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QWidget
 
 from desktop_app.keys.global_hotkey import (
     GlobalHotkey,
     HotkeyUnavailable,
-    unavailable_reason,
+    wayland_session,
 )
 from desktop_app.keys.portal_shortcut import PortalShortcut
 from desktop_app.keys.push_to_talk import PushToTalk
+from desktop_app.keys.system_wide_key import SystemWideKey
 from desktop_app.widgets.key_dialog import KeyDialog
 
 
@@ -28,7 +31,7 @@ class KeySettings(QObject):
         self,
         push_to_talk: PushToTalk,
         settings: QSettings,
-        hotkey: GlobalHotkey | PortalShortcut | None = None,
+        hotkey: SystemWideKey | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -141,9 +144,8 @@ class KeySettings(QObject):
         self.hotkey.stop()
 
 
-def system_wide_key(parent: QObject | None = None) -> GlobalHotkey | PortalShortcut:
+def system_wide_key(parent: QObject | None = None) -> SystemWideKey:
     """The X11 grab, or on a Wayland session the desktop's portal (X11 can't reach there)."""
-    reason = unavailable_reason()
-    if reason and "Wayland" in reason:
+    if sys.platform.startswith("linux") and wayland_session():
         return PortalShortcut(parent=parent)
     return GlobalHotkey(parent=parent)

@@ -28,6 +28,7 @@ from PySide6.QtCore import QObject, Signal
 
 from desktop_app import portal
 from desktop_app.keys.global_hotkey import X_NAMES, HotkeyUnavailable, keysym_for
+from desktop_app.keys.system_wide_key import SystemWideKey
 from desktop_app.portal import POLL_S, PORTAL_NAME, PORTAL_PATH, PortalClosed
 
 log = logging.getLogger(__name__)
@@ -46,10 +47,7 @@ def trigger_for(key_name: str) -> str:
     return X_NAMES.get(key_name, key_name)
 
 
-class PortalShortcut(QObject):
-    pressed = Signal()
-    released = Signal()
-    failed = Signal(str)
+class PortalShortcut(SystemWideKey):
     bound = Signal(str)  # the desktop's words for the key it bound, e.g. "F9"
 
     def __init__(
@@ -57,26 +55,9 @@ class PortalShortcut(QObject):
     ) -> None:
         super().__init__(parent)
         self.env = env
-        self.key_name: str | None = None
         self.trigger: str | None = None
-        self.refused = False  # the user said no in the desktop's dialog
-        self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._ended = threading.Event()  # set by the thread before it says why it ended
         self._held = False  # the thread's: the desktop's key is down
-
-    @property
-    def active(self) -> bool:
-        return self._thread is not None
-
-    @property
-    def running(self) -> bool:
-        """Active and still listening (not ended by a refusal or a lost bus)."""
-        return (
-            self._thread is not None
-            and self._thread.is_alive()
-            and not self._ended.is_set()
-        )
 
     def unavailable(self) -> str | None:
         if portal.session_bus_address(self.env) is None:

@@ -9,7 +9,6 @@ afterwards holds what the user had put there.
 from __future__ import annotations
 
 import ast
-import os
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from tests.desktop.test_real_window import (  # noqa: F401 - fixtures
     play,
     pulse_env,
     spoken_clip,
+    x11_desktop,
     x_server,
 )
 
@@ -47,23 +47,12 @@ def desktop(x_server, pulse_env, tmp_path):  # noqa: F811 - fixtures
     """The session's environment (the private PulseAudio's runtime directory, where the
     window's command socket goes too), with settings for Dictate mode and F9 as the key
     that works whatever window has focus."""
-    settings = tmp_path / "config" / "ptt-assistant" / "ptt-assistant.conf"
-    settings.parent.mkdir(parents=True)
-    settings.write_text(
-        "[ui]\nmode=dictate\npush_to_talk_key=F9\nsystem_wide_key=true\n"
+    return x11_desktop(
+        pulse_env,
+        x_server,
+        tmp_path,
+        "[ui]\nmode=dictate\npush_to_talk_key=F9\nsystem_wide_key=true\n",
     )
-    env = {
-        **pulse_env,
-        "HOME": os.environ["HOME"],
-        "DISPLAY": x_server.name,
-        "QT_QPA_PLATFORM": "xcb",
-        "XDG_SESSION_TYPE": "x11",
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "HF_HUB_OFFLINE": "1",
-    }
-    env.pop("WAYLAND_DISPLAY", None)
-    return env
 
 
 class Target:

@@ -119,11 +119,15 @@ def x_server():
         yield server
 
 
-@pytest.fixture
-def launch(x_server, pulse_env, tmp_path):
-    """Start ``scripts/run`` on the private X and sound servers, as from a desktop terminal;
-    the user's settings go to a fresh folder, the model cache is the user's own."""
-    apps: list[App] = []
+def x11_desktop(
+    pulse_env: dict[str, str], x_server: XServer, tmp_path: Path, settings: str = ""
+) -> dict[str, str]:
+    """The app's environment on an X11 desktop: the private X and sound servers, the
+    user's settings (``settings``: the file's text, if any) and data in fresh folders."""
+    if settings:
+        path = tmp_path / "config" / "ptt-assistant" / "ptt-assistant.conf"
+        path.parent.mkdir(parents=True)
+        path.write_text(settings)
     env = {
         **pulse_env,
         "HOME": os.environ["HOME"],
@@ -135,6 +139,15 @@ def launch(x_server, pulse_env, tmp_path):
         "HF_HUB_OFFLINE": "1",
     }
     env.pop("WAYLAND_DISPLAY", None)
+    return env
+
+
+@pytest.fixture
+def launch(x_server, pulse_env, tmp_path):
+    """Start ``scripts/run`` on the private X and sound servers, as from a desktop terminal;
+    the user's settings go to a fresh folder, the model cache is the user's own."""
+    apps: list[App] = []
+    env = x11_desktop(pulse_env, x_server, tmp_path)
 
     def start(*args: str) -> App:
         app = App(x_server, env, tmp_path / f"app-{len(apps)}.log", *args)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 
 from testkit.servers import dbus_session
@@ -18,6 +19,7 @@ from tests.desktop.test_real_window import (  # noqa: F401 - fixtures
     play,
     pulse_env,
     spoken_clip,
+    x11_desktop,
     x_server,
 )
 
@@ -37,8 +39,6 @@ def tooltip(bus, service: str) -> str:
 
 
 def visible(app: App) -> bool:
-    import subprocess
-
     found = subprocess.run(
         ["xdotool", "search", "--onlyvisible", "--name", f"^{TITLE}$"],
         env={**os.environ, "DISPLAY": app.x_server.name},
@@ -65,21 +65,9 @@ def test_the_tray_hides_and_restores_the_window_while_the_key_still_records(
     tmp_path,
 ):
     clip, _ = spoken_clip
-    settings = tmp_path / "config" / "ptt-assistant" / "ptt-assistant.conf"
-    settings.parent.mkdir(parents=True)
-    settings.write_text("[ui]\npush_to_talk_key=F9\nsystem_wide_key=true\n")
+    settings = "[ui]\npush_to_talk_key=F9\nsystem_wide_key=true\n"
     with dbus_session(tray=True) as bus:
-        env = {
-            **pulse_env,
-            **bus.env,
-            "HOME": os.environ["HOME"],
-            "DISPLAY": x_server.name,
-            "QT_QPA_PLATFORM": "xcb",
-            "XDG_SESSION_TYPE": "x11",
-            "XDG_CONFIG_HOME": str(tmp_path / "config"),
-            "XDG_DATA_HOME": str(tmp_path / "data"),
-            "HF_HUB_OFFLINE": "1",
-        }
+        env = {**x11_desktop(pulse_env, x_server, tmp_path, settings), **bus.env}
         app = App(x_server, env, tmp_path / "app.log")
         try:
             app.start_ready()

@@ -142,20 +142,25 @@ class AudioLMPipeline(PipelineBase):
         messages.append({"role": "user", "content": content})
         return messages
 
+    def _chat_inputs(self, messages: list[dict[str, Any]]) -> Any:
+        """The chat, through the processor's template, as model inputs (files still open)."""
+        return self.processor.apply_chat_template(
+            messages,
+            add_generation_prompt=True,
+            tokenize=True,
+            return_dict=True,
+            return_tensors="pt",
+        )
+
     def prepare_text(
         self, text: str, prompt: str, history: Sequence[Exchange]
     ) -> Prepared:
         """A typed question: a text turn, after the remembered ones (clips among them)."""
         with ExitStack() as files:
-            messages = self._conversation(
-                None, prompt, history, files, self.local_time, typed=text
-            )
-            inputs = self.processor.apply_chat_template(
-                messages,
-                add_generation_prompt=True,
-                tokenize=True,
-                return_dict=True,
-                return_tensors="pt",
+            inputs = self._chat_inputs(
+                self._conversation(
+                    None, prompt, history, files, self.local_time, typed=text
+                )
             )
         prepared = Prepared(
             inputs=inputs.to(self.device, dtype=self.dtype), generator=self.generator
@@ -180,18 +185,14 @@ class AudioLMPipeline(PipelineBase):
                 )
                 history = ()
             if inputs is None:
-                inputs = self.processor.apply_chat_template(
+                inputs = self._chat_inputs(
                     self._conversation(
                         clip,
                         prompt,
                         history,
                         files,
                         tell_time=self.local_time and mode == "conversation",
-                    ),
-                    add_generation_prompt=True,
-                    tokenize=True,
-                    return_dict=True,
-                    return_tensors="pt",
+                    )
                 )
         audio_tokens = int((inputs["input_ids"] == self.audio_token_id).sum())
         if audio_tokens == 0:
