@@ -1,7 +1,7 @@
 """Wires push-to-talk, capture, the engine and the window together.
 
 One clip's way through: key down -> ``on_press`` (barge-in if an answer is streaming, start
-keeping blocks) -> key up -> ``on_release`` (take the clip) -> ``_answer_clip`` (consume the
+keeping blocks) -> key up -> ``on_release`` (take the clip) -> ``_answer`` (consume the
 engine's stream on the Qt event loop through qasync, growing the answer bubble chunk by
 chunk) -> badges. Nothing heavy runs here: the model is in the engine's threads, audio in
 PortAudio's. The other jobs are in parts this connects: the model (``ModelSwitcher``), the
@@ -411,18 +411,22 @@ class Controller(QObject):
     # -- one turn ----------------------------------------------------------------------------
 
     def _start_turn(self, clip: np.ndarray, rate: int) -> None:
-        self.users.turn = asyncio.ensure_future(
-            self._answer_clip(clip, rate, self.mode)
-        )
-
-    async def _answer_clip(self, clip: np.ndarray, rate: int, mode: str) -> None:
+        """Answer a recording, in the window's mode."""
         duration = len(clip) / rate if rate else 0.0
-        turn = TurnRecord(mode=mode, clip_s=round(duration, 2))
+        self._start(TurnRecord(mode=self.mode, clip_s=round(duration, 2)), clip, rate)
+
+    def _start(self, turn: TurnRecord, clip: np.ndarray | None, rate: int) -> None:
+        """Answer ``turn``: its clip, or with ``clip`` None its typed words (``heard``)."""
+        self.users.turn = asyncio.ensure_future(self._answer(turn, clip, rate))
+
+    async def _answer(
+        self, turn: TurnRecord, clip: np.ndarray | None, rate: int
+    ) -> None:
         try:
             answer = await self._run_turn(clip, rate, turn)
-            if turn.retryable:  # nothing is lost: the clip stays, with Retry
+            if turn.retryable:  # nothing is lost: the clip or words stay, with Retry
                 answer.offer_retry(lambda: self.retry(answer, turn, clip, rate))
-            if mode == "dictate" and not turn.interrupted:
+            if turn.mode == "dictate" and not turn.interrupted:
                 if turn.answer and turn.note is None:  # a transcript, not an error
                     said = await self.dictation.deliver(turn.answer)
                     self.window.chat.add_note(said)
@@ -445,12 +449,10 @@ class Controller(QObject):
         answer.retried()
         self.barge_in()
         log.info("retrying a turn that failed with %s", turn.error)
-        if clip is None:
-            self.users.turn = asyncio.ensure_future(self._answer_text(turn.heard or ""))
-        else:
-            self.users.turn = asyncio.ensure_future(
-                self._answer_clip(clip, rate, turn.mode)
-            )
+        again = TurnRecord(mode=turn.mode, clip_s=turn.clip_s, typed=turn.typed)
+        if turn.typed:
+            again.heard = turn.heard
+        self._start(again, clip, rate)
         return True
 
     def ask_typed(self, text: str) -> bool:
@@ -462,7 +464,7 @@ class Controller(QObject):
         if not self._ready_for("ask again"):
             return False
         self.barge_in()
-        self.users.turn = asyncio.ensure_future(self._answer_text(text))
+        self._start(TurnRecord("conversation", 0.0, heard=text, typed=True), None, 0)
         self._show_activity()
         return True
 
@@ -480,16 +482,6 @@ class Controller(QObject):
     def _send_typed(self) -> None:
         if self.ask_typed(self.window.ask_field.text()):
             self.window.ask_field.clear()
-
-    async def _answer_text(self, text: str) -> None:
-        turn = TurnRecord(mode="conversation", clip_s=0.0, heard=text, typed=True)
-        try:
-            answer = await self._run_turn(None, 0, turn)
-            if turn.retryable:
-                answer.offer_retry(lambda: self.retry(answer, turn, None, 0))
-        finally:
-            self.history.record(turn, None, 0)
-            self.turn_finished.emit(turn)
 
     async def _run_turn(
         self, clip: np.ndarray | None, rate: int, turn: TurnRecord
