@@ -238,12 +238,22 @@ async def run_dates(engines: dict[str, StreamingEngine]) -> list[dict]:
 async def run_languages(quick: bool) -> list[dict]:
     rows = []
     items = FOREIGN[::2] if quick else FOREIGN
-    settings = ["auto", *sorted({code for _, code, _, _ in items})]
-    for setting in settings:
-        engine = await load({"embedded": {"language": setting}})
+    codes = sorted({code for _, code, _, _ in items})
+    among = ["en", *codes]
+    # (the setting's name in the report, the config that makes it)
+    settings = [
+        ("auto", {"language": "auto"}),
+        (
+            f"auto among {', '.join(among)}",
+            {"language": "auto", "auto_languages": among},
+        ),
+        *((code, {"language": code}) for code in codes),
+    ]
+    for setting, embedded in settings:
+        engine = await load({"embedded": embedded})
         try:
             for voice, code, question, accept in items:
-                if setting not in ("auto", code):
+                if embedded["language"] not in ("auto", code):
                     continue
                 speech = resample(*speak_espeak(question, 130, voice), RATE)
                 row = await ask(engine, speech, RATE, f"lang-{setting}-{code}")
@@ -260,7 +270,7 @@ async def run_languages(quick: bool) -> list[dict]:
                 )
                 rows.append(row)
                 print(
-                    f"{setting:4} {code} {row['right']} heard {row['language']}: "
+                    f"{setting} {code} {row['right']} heard {row['language']}: "
                     f"{row['heard']} -> {row['answer']}",
                     flush=True,
                 )
@@ -330,6 +340,31 @@ def summarise(rows: list[dict], dates: list[dict], languages: list[dict]) -> dic
             "all_conditions_p90": _p90(shared),
             "all_conditions_turns": len(shared),
         }
+    # each turn against the same question in the same condition asked of the other
+    # pipeline next to it: the two sides' medians move with a few slow turns either way
+    first = {
+        (r["pipeline"], r["question"], r["condition"]): r["first_word_ms"] for r in rows
+    }
+
+    def paired(which: set) -> dict[str, float | int | None]:
+        gaps = sorted(
+            first[("now", q, c)] - first[("before", q, c)]
+            for q, c in which
+            if first.get(("now", q, c)) is not None
+        )
+        return {
+            "turns": len(gaps),
+            "median": _median(gaps),
+            "quartiles": [
+                round(float(np.percentile(gaps, q)), 1) if gaps else None
+                for q in (25, 75)
+            ],
+        }
+
+    summary["latency"]["now_minus_before"] = {
+        "clean": paired({k for k in both if k[1] == "clean"}),
+        "all_conditions": paired(both),
+    }
     summary["dates"] = {
         name: {r["kind"]: r["right"] for r in dates if r["pipeline"] == name}
         for name in names
@@ -403,6 +438,18 @@ def markdown(report: dict) -> str:
             for n in names
         )
         + " |",
+        "",
+        "Paired: each turn's first word now minus before, same question, same condition"
+        " (negative: sooner now): "
+        + "; ".join(
+            f"{label} median {g['median']} ms (quartiles {g['quartiles'][0]} to"
+            f" {g['quartiles'][1]}, {g['turns']} pairs)"
+            for label, g in (
+                ("clean", s["latency"]["now_minus_before"]["clean"]),
+                ("every condition", s["latency"]["now_minus_before"]["all_conditions"]),
+            )
+        )
+        + ".",
         "",
         "| date question | " + " | ".join(names) + " |",
         "|---|" + "---|" * len(names),

@@ -141,6 +141,8 @@ class EmbeddedSettings(_Section):
     chat_model: Literal["qwen2.5-1.5b", "qwen2.5-0.5b", "smollm2-135m"] = "qwen2.5-1.5b"
     chat_runtime: Literal["auto", "llama.cpp", "transformers"] = "auto"
     language: str | None = Field("en", min_length=2, max_length=4)
+    #: with ``language: auto``, the languages detection chooses among (empty: any)
+    auto_languages: list[str] = Field(default_factory=list, max_length=99)
     recognizer_device: Literal["auto", "cpu", "cuda"] = "auto"
     recognizer_compute_type: Literal[
         "auto", "int8", "int8_float32", "float32", "float16", "int8_float16"
@@ -157,6 +159,11 @@ class EmbeddedSettings(_Section):
         if value is None or value == "auto":
             return None  # detected on every clip
         return check_language(value)
+
+    @field_validator("auto_languages")
+    @classmethod
+    def _known_languages(cls, values: list[str]) -> list[str]:
+        return list(dict.fromkeys(check_language(code) for code in values))
 
 
 class SpeechSettings(_Section):

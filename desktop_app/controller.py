@@ -135,7 +135,11 @@ class Controller(QObject):
         self.models.can_cancel.connect(window.cancel_button.setVisible)
         self.models.stopping.connect(self.barge_in)
         self.languages = LanguagePicker(
-            window.language_box, settings, engine.config.embedded.language, self
+            window.language_box,
+            settings,
+            engine.config.embedded.language,
+            self,
+            among=engine.config.embedded.auto_languages,
         )
         self.languages.note.connect(window.chat.add_note)
         self.models.ready.connect(self._apply_language)

@@ -5,6 +5,8 @@ is then disabled and says why."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QComboBox
 
@@ -38,8 +40,24 @@ TIP = "The language you speak: answers come in it too. Detect hears any language
 NOT_HERE = "This model hears the clip itself, in any language it knows"
 
 
-def label(code: str) -> str:
-    return "Detect" if code == AUTO else WHISPER_LANGUAGES.get(code, code)
+def label(code: str, among: Sequence[str] = ()) -> str:
+    """The box's text for ``code``; detection names the languages it chooses among."""
+    if code != AUTO:
+        return WHISPER_LANGUAGES.get(code, code)
+    if not among:
+        return "Detect"
+    return "Detect: " + ", ".join(WHISPER_LANGUAGES[c] for c in among)
+
+
+def listened_for(code: str, among: Sequence[str] = ()) -> str:
+    """ "German"; with detection "any language", or "English or German" when it
+    chooses among those."""
+    if code != AUTO:
+        return label(code)
+    names = [WHISPER_LANGUAGES[c] for c in among]
+    if not names:
+        return "any language"
+    return " or ".join(filter(None, (", ".join(names[:-1]), names[-1])))
 
 
 class LanguagePicker(QObject):
@@ -51,8 +69,12 @@ class LanguagePicker(QObject):
         settings: QSettings,
         default: str | None,
         parent: QObject | None = None,
+        among: Sequence[str] = (),
     ) -> None:
+        """``default``: the config's language; ``among``: the languages detection may
+        choose (``embedded.auto_languages``; empty: any)."""
         super().__init__(parent)
+        self.among = tuple(among)
         self.box = box
         self.settings = settings
         # the engine last applied to, not the controller: no reference cycle through it
@@ -63,7 +85,7 @@ class LanguagePicker(QObject):
         if self.code not in codes:  # a language chosen in config.yaml
             codes.append(self.code)
         for code in codes:
-            box.addItem(label(code), code)
+            box.addItem(label(code, self.among), code)
         box.setCurrentIndex(box.findData(self.code))
         box.setToolTip(TIP)
         box.activated.connect(self._picked)
@@ -85,8 +107,4 @@ class LanguagePicker(QObject):
         self.code = code
         self.settings.setValue(KEY, code)
         self.apply()
-        self.note.emit(
-            "Listening for any language"
-            if code == AUTO
-            else f"Listening for {label(code)}"
-        )
+        self.note.emit(f"Listening for {listened_for(code, self.among)}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -87,10 +87,13 @@ class Recognizer:
         load_now: bool = True,
         device: Wanted = "auto",
         gpu_index: int = 0,
+        detect_among: Sequence[str] = (),
     ) -> None:
         """``load_now=False``: Whisper is loaded by a later ``load()`` (on a background
         thread, after the app is ready); a clip that comes first waits for it. ``device``:
-        where it may run (``core.pipelines.recognizer_device``), on GPU ``gpu_index``."""
+        where it may run (``core.pipelines.recognizer_device``), on GPU ``gpu_index``.
+        ``detect_among``: with ``language`` None, the languages detection may choose
+        (empty: any)."""
         from faster_whisper.tokenizer import Tokenizer
 
         self._model_args = (str(folder), compute_type, threads)
@@ -108,6 +111,7 @@ class Recognizer:
         self.language = language
         #: the language of the last clip heard: the setting's, or the one detected
         self.heard_language: str | None = language
+        self.detect_among = frozenset(detect_among)
         self.window = window
         self.beam_size = beam_size
         #: the last clip's transcript and how sure Whisper was of it
@@ -180,6 +184,7 @@ class Recognizer:
             load_now=load_now,
             device=wanted_device(settings.recognizer_device, model_device),
             gpu_index=gpu_index(model_device),
+            detect_among=settings.auto_languages,
         )
 
     def segments(self, samples: np.ndarray) -> Iterator[tuple[str, int]]:
@@ -187,7 +192,11 @@ class Recognizer:
         if self.window == "full" or len(samples) / SAMPLE_RATE + TAIL_S > MAX_SECONDS:
             # Longer than one window (audio.max_clip_s may allow it): faster-whisper's
             # own path reads the clip window by window instead of cutting it at 30 s.
-            found, info = self.whisper.transcribe(samples, **self.options)
+            options = self.options
+            if self.language is None and self.detect_among:
+                *_, likeliest = self.whisper.detect_language(samples)
+                options = {**options, "language": self._among(likeliest)}
+            found, info = self.whisper.transcribe(samples, **options)
             self.heard_language = info.language  # the setting's, or the one it detected
             texts, logprobs, no_speech = [], [], 0.0
             for segment in found:
@@ -300,14 +309,22 @@ class Recognizer:
         multilingual = self.whisper.model.is_multilingual
         language = self.language or "en"
         if multilingual and self.language is None:
-            ((best, _p), *_rest) = self.whisper.model.detect_language(encoded)[0]
-            language = best[2:-2]  # "<|de|>" -> "de"
+            likeliest = self.whisper.model.detect_language(encoded)[0]
+            language = self._among([(token[2:-2], p) for token, p in likeliest])
         self.heard_language = language
         return self._tokenizer(
             self.whisper.hf_tokenizer,
             multilingual,
             task="transcribe",
             language=language,
+        )
+
+    def _among(self, likeliest: Sequence[tuple[str, float]]) -> str:
+        """The likeliest language (codes with their probability, likeliest first) that
+        detection may choose."""
+        return next(
+            (code for code, _p in likeliest if code in self.detect_among),
+            likeliest[0][0],
         )
 
     def warm_up(self) -> float:

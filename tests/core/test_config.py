@@ -110,11 +110,28 @@ def test_partial_sections_keep_other_defaults(tmp_path):
             r"model\.colour: unknown key \(value 'blue'\)",
         ),
         ("extras: {a: 1}", r"extras: unknown key"),
+        (
+            "embedded: {auto_languages: [en, german]}",
+            r"embedded\.auto_languages: .*'german' is not a language Whisper knows.*en, de",
+        ),
+        (
+            "embedded: {auto_languages: de}",
+            r"embedded\.auto_languages: .*valid list",
+        ),
     ],
 )
 def test_bad_values_name_key_value_and_what_is_allowed(tmp_path, yaml_text, expected):
     with pytest.raises(ConfigError, match=expected):
         load_config(write(tmp_path, yaml_text))
+
+
+def test_detection_may_be_limited_to_the_users_languages(tmp_path):
+    config = load_config(
+        write(tmp_path, "embedded: {language: auto, auto_languages: [de, en, de]}")
+    )
+    assert config.embedded.language is None  # detected on every clip
+    assert config.embedded.auto_languages == ["de", "en"]  # each once, in order
+    assert Config().embedded.auto_languages == []  # any language
 
 
 def test_every_error_is_reported_at_once(tmp_path):

@@ -10,10 +10,12 @@ import weakref
 
 import numpy as np
 import pytest
+from PySide6.QtWidgets import QComboBox
 
 from core.audio import resample
 from core.models.presets import PRESETS
 from desktop_app.app import build, remembered_model
+from desktop_app.language_picker import LanguagePicker
 from desktop_app.widgets.chat_view import AnswerBubble, NoteLabel, UserBubble
 from testkit.llama_server import LlamaServer, free_port, smollm2
 from testkit.voices import speak
@@ -318,3 +320,18 @@ def test_the_language_choice_reaches_the_recogniser_and_is_remembered(
     detect = again.window.language_box.findData("auto")
     again.window.language_box.activated.emit(detect)
     assert again.engine.pipeline.recognizer.language is None
+
+
+def test_detection_limited_to_the_users_languages_says_which(qtbot, settings):
+    box = QComboBox()
+    qtbot.addWidget(box)
+    picker = LanguagePicker(box, settings, None, among=("en", "de"))
+    notes: list[str] = []
+    picker.note.connect(notes.append)
+    auto = box.findData("auto")
+    assert box.currentIndex() == auto  # config.yaml's language: auto
+    assert box.itemText(auto) == "Detect: English, German"
+    box.activated.emit(box.findData("fr"))
+    box.activated.emit(auto)
+    assert notes == ["Listening for French", "Listening for English or German"]
+    assert settings.value("recognition/language") == "auto"
