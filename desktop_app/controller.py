@@ -60,11 +60,14 @@ def badges_for(final: dict[str, Any]) -> list[str]:
     badges = [
         f"first chunk {final['ttfc_ms']:.0f} ms",
         f"total {final['total_ms']:.0f} ms",
-        f"{final['tokens_per_s']:.1f} tok/s",
     ]
+    timings = final.get("timings") or {}
+    if final.get("tokens_per_s"):
+        badges.append(f"{final['tokens_per_s']:.1f} tok/s")
+    elif timings.get("doubt"):  # the asking reply: nothing was generated
+        badges.append(f"asked, not answered: {timings['doubt']}")
     if final.get("reached_max_new_tokens"):
         badges.append(f"cut at {final['generated_tokens']} tokens (max_new_tokens)")
-    timings = final.get("timings") or {}
     if timings.get("recognised_while_recording"):
         badges.append("heard while you spoke")  # "recognition 0 ms" read as a fault
     elif timings.get("recognition_ms") is not None:

@@ -610,6 +610,25 @@ def test_badges_say_when_the_clip_was_heard_while_the_user_spoke():
     assert cut[-1] == "cut at 256 tokens (max_new_tokens)"
 
 
+def test_a_misheard_question_asked_about_shows_why_not_a_speed():
+    doubt = "a word in it is a guess (log-probability -1.65)"
+    asked = badges_for(
+        {
+            "ttfc_ms": 408.2,
+            "total_ms": 408.2,
+            "tokens_per_s": 0.0,  # the reply was not generated
+            "generated_tokens": 0,
+            "timings": {"doubt": doubt, "recognised_while_recording": True},
+        }
+    )
+    assert asked == [
+        "first chunk 408 ms",
+        "total 408 ms",
+        f"asked, not answered: {doubt}",
+        "heard while you spoke",
+    ]
+
+
 def test_export_with_nothing_said_yet_says_so(make_app, qtbot):
     controller = make_app(start=False)
     controller.export_dialog()  # no file dialog: nothing to save
