@@ -1,7 +1,11 @@
 """The embedded default in the rooms and on the microphones people really have, against the
 same pipeline as it was before (no quiet-speech step, no clock, no doubt), in one run.
 
-    .venv/bin/python -m benchmarks.evaluate_conditions [--quick]
+    .venv/bin/python -m benchmarks.evaluate_conditions [--quick] [--now-model ID]
+
+``--now-model embedded-large-v3-turbo`` (or another recogniser of the model picker) asks
+*now* with that recogniser, downloaded from the hub once, against *before* on Whisper base:
+the check for a machine that can reach the hub and run it (a GPU).
 
 * Conditions: the spoken questions (every other one of benchmarks/data/questions.yaml, in
   piper's natural voice) clean and degraded as microphones and rooms degrade speech
@@ -235,7 +239,7 @@ async def run_dates(engines: dict[str, StreamingEngine]) -> list[dict]:
 # -- the language group -----------------------------------------------------------------
 
 
-async def run_languages(quick: bool) -> list[dict]:
+async def run_languages(quick: bool, model: str = "embedded") -> list[dict]:
     rows = []
     items = FOREIGN[::2] if quick else FOREIGN
     codes = sorted({code for _, code, _, _ in items})
@@ -250,7 +254,7 @@ async def run_languages(quick: bool) -> list[dict]:
         *((code, {"language": code}) for code in codes),
     ]
     for setting, embedded in settings:
-        engine = await load({"embedded": embedded})
+        engine = await load({"model": {"id": model}, "embedded": embedded})
         try:
             for voice, code, question, accept in items:
                 if embedded["language"] not in ("auto", code):
@@ -384,12 +388,15 @@ def summarise(rows: list[dict], dates: list[dict], languages: list[dict]) -> dic
 
 def markdown(report: dict) -> str:
     s, m = report["summary"], report["machine"]
-    names = list(PIPELINES)
+    pipelines = report.get("pipelines", PIPELINES)
+    names = list(pipelines)
+    now = pipelines["now"]
     lines = [
         (
             f"Machine: {m['cpu']}, {m['cores']} cores. **before**: "
-            f"{PIPELINES['before']} (the embedded default before these levers); **now**: "
-            "today's defaults. Both answer every question (`embedded.misheard: answer`); "
+            f"{pipelines['before']} (the embedded default before these levers); **now**: "
+            f"today's defaults{f', with {now}' if now else ''}. Both answer every question"
+            " (`embedded.misheard: answer`); "
             "*asking* counts a flagged question as not answered (what the app does)."
         ),
         "",
@@ -495,20 +502,24 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def evaluate(quick: bool, half: int = 0) -> dict:
+async def evaluate(quick: bool, half: int = 0, now_model: str | None = None) -> dict:
     """``half`` 0: the even-numbered questions (the report's); 1: the odd ones, on which
-    the doubt thresholds were chosen."""
+    the doubt thresholds were chosen. ``now_model``: the model id *now* asks with."""
     questions = load_questions()[half :: 8 if quick else 2]
-    engines = {name: await load(o) for name, o in PIPELINES.items()}
+    pipelines = dict(PIPELINES)
+    if now_model:
+        pipelines["now"] = {**pipelines["now"], "model": {"id": now_model}}
+    engines = {name: await load(o) for name, o in pipelines.items()}
     try:
         rows = await run_conditions(engines, questions)
         dates = await run_dates(engines)
     finally:
         for engine in engines.values():
             await engine.close()
-    languages = await run_languages(quick)
+    languages = await run_languages(quick, now_model or "embedded")
     return {
         "machine": machine(),
+        "pipelines": pipelines,
         "summary": summarise(rows, dates, languages),
         "rows": rows,
         "dates": dates,
@@ -543,6 +554,12 @@ def main() -> None:
         help="the other half of the questions (where the doubt thresholds were chosen)",
     )
     parser.add_argument(
+        "--now-model",
+        metavar="ID",
+        help="the model id now asks with (e.g. embedded-large-v3-turbo; before stays on"
+        " the embedded default)",
+    )
+    parser.add_argument(
         "--rescore",
         action="store_true",
         help="score the answers in --out's conditions.json again; run nothing",
@@ -551,7 +568,9 @@ def main() -> None:
     if args.rescore:
         report = rescore(json.loads((args.out / "conditions.json").read_text()))
     else:
-        report = asyncio.run(evaluate(args.quick, 1 if args.tuning else 0))
+        report = asyncio.run(
+            evaluate(args.quick, 1 if args.tuning else 0, args.now_model)
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "conditions.json").write_text(json.dumps(report, indent=2) + "\n")
     text = markdown(report)
