@@ -36,7 +36,7 @@ OFFERED = (
     "ar",
     "hi",
 )
-TIP = "The language you speak: answers come in it too. Detect hears any language"
+TIP = "The language you speak: answers come in it too. Detect hears {}"
 NOT_HERE = "This model hears the clip itself, in any language it knows"
 
 
@@ -50,8 +50,8 @@ def label(code: str, among: Sequence[str] = ()) -> str:
 
 
 def listened_for(code: str, among: Sequence[str] = ()) -> str:
-    """ "German"; with detection "any language", or "English or German" when it
-    chooses among those."""
+    """What a note says is listened for: the language's name; for detection "any
+    language", or "English or German" when it chooses among those."""
     if code != AUTO:
         return label(code)
     names = [WHISPER_LANGUAGES[c] for c in among]
@@ -87,7 +87,8 @@ class LanguagePicker(QObject):
         for code in codes:
             box.addItem(label(code, self.among), code)
         box.setCurrentIndex(box.findData(self.code))
-        box.setToolTip(TIP)
+        self.tip = TIP.format(listened_for(AUTO, self.among))
+        box.setToolTip(self.tip)
         box.activated.connect(self._picked)
 
     def apply(self, engine: StreamingEngine | None = None) -> None:
@@ -98,7 +99,7 @@ class LanguagePicker(QObject):
             return
         hears = engine.set_language(None if self.code == AUTO else self.code)
         self.box.setEnabled(hears)
-        self.box.setToolTip(TIP if hears else NOT_HERE)
+        self.box.setToolTip(self.tip if hears else NOT_HERE)
 
     def _picked(self, row: int) -> None:
         code = self.box.itemData(row)

@@ -331,6 +331,7 @@ def test_detection_limited_to_the_users_languages_says_which(qtbot, settings):
     auto = box.findData("auto")
     assert box.currentIndex() == auto  # config.yaml's language: auto
     assert box.itemText(auto) == "Detect: English, German"
+    assert box.toolTip().endswith("Detect hears English or German")
     box.activated.emit(box.findData("fr"))
     box.activated.emit(auto)
     assert notes == ["Listening for French", "Listening for English or German"]
