@@ -127,15 +127,21 @@ class StreamingEngine:
         recognizer = self.pipeline.recognizer
         return recognizer.language if recognizer is not None else None
 
-    def set_language(self, language: str | None) -> bool:
+    def set_language(
+        self, language: str | None, among: Sequence[str] | None = None
+    ) -> bool:
         """Hear the next clips in ``language`` (a Whisper code; None or "auto": detect it on
-        every clip). False when the model hears the clip itself, so there is nothing to
-        set; a code Whisper does not know is a ValueError that lists what is accepted."""
+        every clip, among the codes of ``among`` when given: empty is any language, None
+        keeps the config's ``embedded.auto_languages``). False when the model hears the
+        clip itself, so there is nothing to set; a code Whisper does not know is a
+        ValueError that lists what is accepted."""
         recognizer = self.pipeline.recognizer
         if recognizer is None:
             return False
         auto = language is None or language == "auto"
-        recognizer.set_language(None if auto else check_language(language))
+        chosen = None if auto else check_language(language)
+        codes = None if among is None else [check_language(code) for code in among]
+        recognizer.set_language(chosen, codes)
         return True
 
     def reports_heard(self, mode: str) -> bool:

@@ -1,7 +1,8 @@
 """The language speech is heard in: a combo box in the top bar, remembered (QSettings
 ``recognition/language``), applied to each model as it becomes ready. A model that hears
 the clip itself (an audio model, a server that takes audio) has nothing to set: the box
-is then disabled and says why."""
+is then disabled and says why. *Detect among…* ticks the languages detection may choose
+(``recognition/detect_among``, else the config's ``embedded.auto_languages``)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,14 @@ from PySide6.QtWidgets import QComboBox
 
 from core import StreamingEngine
 from core.languages import WHISPER_LANGUAGES
+from desktop_app.detect_languages_dialog import DetectLanguagesDialog
 
 KEY = "recognition/language"
+#: the languages detection chooses among, chosen in the window ("en,de"; "": any)
+AMONG_KEY = "recognition/detect_among"
 AUTO = "auto"
+#: the entry that opens the list of languages detection chooses among
+CHOOSE = "choose"
 #: the box's entries: detection, then the languages most often spoken to Whisper
 OFFERED = (
     AUTO,
@@ -46,6 +52,8 @@ def label(code: str, among: Sequence[str] = ()) -> str:
         return WHISPER_LANGUAGES.get(code, code)
     if not among:
         return "Detect"
+    if len(among) > 2:  # names would crowd the top bar; the tooltip has them
+        return "Detect: " + ", ".join(among)
     return "Detect: " + ", ".join(WHISPER_LANGUAGES[c] for c in among)
 
 
@@ -72,9 +80,13 @@ class LanguagePicker(QObject):
         among: Sequence[str] = (),
     ) -> None:
         """``default``: the config's language; ``among``: the languages detection may
-        choose (``embedded.auto_languages``; empty: any)."""
+        choose (``embedded.auto_languages``; empty: any), unless the window chose them."""
         super().__init__(parent)
+        saved_among = settings.value(AMONG_KEY)
+        if isinstance(saved_among, str):
+            among = [c for c in saved_among.split(",") if c in WHISPER_LANGUAGES]
         self.among = tuple(among)
+        self.dialog: DetectLanguagesDialog | None = None
         self.box = box
         self.settings = settings
         # the engine last applied to, not the controller: no reference cycle through it
@@ -86,6 +98,9 @@ class LanguagePicker(QObject):
             codes.append(self.code)
         for code in codes:
             box.addItem(label(code, self.among), code)
+        # last, so that stepping through the languages with the arrow keys never opens it
+        box.insertSeparator(box.count())
+        box.addItem("Detect among…", CHOOSE)
         box.setCurrentIndex(box.findData(self.code))
         self.tip = TIP.format(listened_for(AUTO, self.among))
         box.setToolTip(self.tip)
@@ -97,12 +112,42 @@ class LanguagePicker(QObject):
         self._engine = engine
         if engine is None or not engine.is_initialized:
             return
-        hears = engine.set_language(None if self.code == AUTO else self.code)
+        hears = engine.set_language(
+            None if self.code == AUTO else self.code, among=self.among
+        )
         self.box.setEnabled(hears)
         self.box.setToolTip(self.tip if hears else NOT_HERE)
 
+    def choose_among(self) -> DetectLanguagesDialog:
+        """Detect among…: the list, shown without blocking; OK detects among the ticked."""
+        self.box.setCurrentIndex(self.box.findData(self.code))  # until OK
+        if self.dialog is None:  # one, kept with the window
+            offered = [code for code in OFFERED if code != AUTO]
+            self.dialog = DetectLanguagesDialog(offered, self.box.window())
+            self.dialog.chosen.connect(self.detect_among)
+        self.dialog.tick(self.among)
+        self.dialog.show()
+        self.dialog.raise_()
+        self.dialog.activateWindow()  # the keys go to its list at once
+        self.dialog.languages.setFocus()
+        return self.dialog
+
+    def detect_among(self, codes: list[str]) -> None:
+        """Detect the language of each clip, among ``codes`` (empty: any)."""
+        self.among = tuple(codes)
+        self.settings.setValue(AMONG_KEY, ",".join(codes))
+        self.box.setItemText(self.box.findData(AUTO), label(AUTO, self.among))
+        self.tip = TIP.format(listened_for(AUTO, self.among))
+        self.box.setToolTip(self.tip)
+        self.code = ""  # so that choosing detection again is a change
+        self._picked(self.box.findData(AUTO))
+
     def _picked(self, row: int) -> None:
         code = self.box.itemData(row)
+        if code == CHOOSE:
+            self.choose_among()
+            return
+        self.box.setCurrentIndex(row)
         if code == self.code:
             return
         self.code = code

@@ -69,6 +69,10 @@ class MainWindow(QMainWindow):
             "What answers: the embedded model, a server, or a model to download"
         )
         self.language_box = QComboBox()
+        # it grows with what detection chooses among ("Detect: English, German")
+        self.language_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToContents
+        )
         self.device_box = QComboBox()
         self.device_box.setToolTip("Microphone")
         self.output_box = QComboBox()

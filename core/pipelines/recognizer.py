@@ -128,11 +128,15 @@ class Recognizer:
         if load_now:
             self.load()
 
-    def set_language(self, language: str | None) -> None:
+    def set_language(
+        self, language: str | None, among: Sequence[str] | None = None
+    ) -> None:
         """Hear the next clips in ``language`` (a Whisper code), or detect it on each clip
-        (None)."""
+        (None), then among ``among`` when given (empty: any language)."""
         self.language = self.heard_language = language
         self.options = {**self.options, "language": language}
+        if among is not None:
+            self.detect_among = frozenset(among)
 
     def load(self) -> None:
         """Load Whisper (the first call does; later ones return at once)."""

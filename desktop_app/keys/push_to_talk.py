@@ -15,6 +15,7 @@ from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
+    QDialog,
     QKeySequenceEdit,
     QLineEdit,
     QPlainTextEdit,
@@ -89,9 +90,9 @@ class PushToTalk(QObject):
                 QEvent.Type.KeyRelease,
             )
             and not self.held
-            and typing_has_focus()
+            and keys_belong_elsewhere()
         ):
-            return False  # a text field (a typed question, a search): the key types
+            return False  # a text field or a dialog (History…, Detect among…) has them
         if kind == QEvent.Type.ShortcutOverride and event.key() == self.key:
             # the talk key comes as a key press even where a shortcut has it (Esc: Stop)
             event.accept()
@@ -125,6 +126,15 @@ class PushToTalk(QObject):
 
 
 TEXT_INPUTS = (QLineEdit, QTextEdit, QPlainTextEdit, QKeySequenceEdit, QAbstractSpinBox)
+
+
+def keys_belong_elsewhere() -> bool:
+    """Whether the talk key must reach the focused widget: it takes typed text, or it is
+    in a dialog (where Space ticks, chooses, presses), not the window that talks."""
+    focused = QApplication.focusWidget()
+    if focused is not None and isinstance(focused.window(), QDialog):
+        return True
+    return typing_has_focus()
 
 
 def typing_has_focus() -> bool:

@@ -10,6 +10,8 @@ import weakref
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QComboBox
 
 from core.audio import resample
@@ -336,3 +338,82 @@ def test_detection_limited_to_the_users_languages_says_which(qtbot, settings):
     box.activated.emit(auto)
     assert notes == ["Listening for French", "Listening for English or German"]
     assert settings.value("recognition/language") == "auto"
+
+
+def tick(dialog, *names: str) -> None:
+    for row in range(dialog.languages.count()):
+        item = dialog.languages.item(row)
+        if item.text() in names:
+            item.setCheckState(Qt.CheckState.Checked)
+        else:
+            item.setCheckState(Qt.CheckState.Unchecked)
+
+
+def test_the_languages_detection_chooses_among_are_ticked_in_the_window(
+    qtbot, settings
+):
+    box = QComboBox()
+    qtbot.addWidget(box)
+    box.show()
+    picker = LanguagePicker(box, settings, "en")  # the config chooses none
+    notes: list[str] = []
+    picker.note.connect(notes.append)
+    choose = box.findData("choose")
+    assert box.itemText(choose) == "Detect among…"
+
+    box.activated.emit(choose)  # Cancel: nothing changes
+    dialog = picker.dialog
+    assert dialog is not None and dialog.isVisible()
+    assert box.currentData() == "en"  # the box shows the language still heard
+    tick(dialog, "German")
+    dialog.reject()
+    assert picker.among == () and box.currentData() == "en" and notes == []
+
+    box.activated.emit(choose)  # OK: detection, among the ticked
+    qtbot.waitUntil(lambda: picker.dialog is not None and picker.dialog.isVisible())
+    tick(picker.dialog, "English", "German")
+    picker.dialog.accept()
+    assert picker.among == ("en", "de")
+    assert box.currentData() == "auto"
+    assert box.currentText() == "Detect: English, German"
+    assert notes == ["Listening for English or German"]
+    assert settings.value("recognition/language") == "auto"
+
+    again = QComboBox()  # a restart keeps them, over the config's
+    qtbot.addWidget(again)
+    restarted = LanguagePicker(again, settings, "en", among=("fr",))
+    assert restarted.among == ("en", "de")
+    assert again.currentText() == "Detect: English, German"
+
+    box.activated.emit(choose)  # none ticked: any language again
+    qtbot.waitUntil(lambda: picker.dialog is not None and picker.dialog.isVisible())
+    tick(picker.dialog)
+    picker.dialog.accept()
+    assert picker.among == () and box.currentText() == "Detect"
+    assert notes[-1] == "Listening for any language"
+
+
+def test_detect_among_in_the_window_reaches_the_recogniser_and_space_ticks_not_talks(
+    app, qtbot
+):
+    controller = app("embedded")
+    box = controller.window.language_box
+    serial = controller.recorder.serial
+    box.activated.emit(box.findData("choose"))
+    dialog = controller.languages.dialog
+    qtbot.waitUntil(dialog.isVisible)
+    dialog.activateWindow()
+    dialog.languages.setFocus()
+    qtbot.waitUntil(dialog.languages.hasFocus)
+    # the talk key (Space) in the dialog's list ticks the language, and records nothing
+    QTest.keyClick(dialog.languages, Qt.Key.Key_Space)  # English, the first row
+    QTest.keyClick(dialog.languages, Qt.Key.Key_Down)
+    QTest.keyClick(dialog.languages, Qt.Key.Key_Space)  # German
+    assert dialog.ticked() == ["en", "de"]
+    assert controller.recorder.serial == serial and not controller.ptt.held
+    dialog.accept()
+    recognizer = controller.engine.pipeline.recognizer
+    assert recognizer.language is None and recognizer.detect_among == {"en", "de"}
+    assert box.currentText() == "Detect: English, German"
+    notes = [n.text() for n in bubbles(controller, NoteLabel)]
+    assert "Listening for English or German" in notes, notes

@@ -370,9 +370,9 @@ async def test_detection_among_the_users_languages_hears_german_as_german(embedd
     engine, _ = embedded
     recognizer = engine.pipeline.recognizer
     german = [q for q in FOREIGN if q[1] == "de"]
-    assert engine.set_language("auto")
+    assert engine.set_language("auto", among=["en", "de"])
+    assert recognizer.detect_among == {"en", "de"}
     try:
-        recognizer.detect_among = frozenset({"en", "de"})
         heard = []
         for voice, _code, question, _accepted in german:
             samples, rate = speak_espeak(question, 130, voice)
@@ -384,8 +384,8 @@ async def test_detection_among_the_users_languages_hears_german_as_german(embedd
             text = recognizer.transcribe(resample(samples, rate, 16000))
             english.append((recognizer.heard_language, text))
     finally:
-        recognizer.detect_among = frozenset()
-        engine.set_language("en")
+        engine.set_language("en", among=[])
+    assert recognizer.detect_among == frozenset()
     assert heard.count("de") >= 2 and set(heard) <= {"en", "de"}, heard
     assert all(code == "en" for code, _ in english), english
 
@@ -397,6 +397,9 @@ async def test_a_language_whisper_does_not_know_is_refused_with_what_is_accepted
     with pytest.raises(ValueError, match="'klingon' is not a language Whisper knows"):
         engine.set_language("klingon")
     assert engine.language == "en"  # unchanged
+    with pytest.raises(ValueError, match="'xx' is not a language Whisper knows"):
+        engine.set_language("auto", among=["de", "xx"])
+    assert engine.language == "en" and not engine.pipeline.recognizer.detect_among
     assert engine.set_language("auto") and engine.language is None
     assert engine.set_language("en") and engine.language == "en"
 
