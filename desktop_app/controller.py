@@ -62,10 +62,10 @@ def badges_for(final: dict[str, Any]) -> list[str]:
         f"total {final['total_ms']:.0f} ms",
     ]
     timings = final.get("timings") or {}
-    if final.get("tokens_per_s"):
+    if timings.get("asked"):  # the reply asks what was meant: nothing was generated
+        badges.append(f"asked, not answered: {timings.get('doubt')}")
+    else:
         badges.append(f"{final['tokens_per_s']:.1f} tok/s")
-    elif timings.get("doubt"):  # the asking reply: nothing was generated
-        badges.append(f"asked, not answered: {timings['doubt']}")
     if final.get("reached_max_new_tokens"):
         badges.append(f"cut at {final['generated_tokens']} tokens (max_new_tokens)")
     if timings.get("recognised_while_recording"):

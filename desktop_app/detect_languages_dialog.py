@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -17,21 +16,6 @@ from PySide6.QtWidgets import (
 )
 
 from core.languages import WHISPER_LANGUAGES
-
-
-class TickList(QListWidget):
-    """A list of ticks that Space ticks too (Qt's own list only ticks by mouse)."""
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        item = self.currentItem()
-        if event.key() == Qt.Key.Key_Space and item is not None:
-            checked = item.checkState() == Qt.CheckState.Checked
-            item.setCheckState(
-                Qt.CheckState.Unchecked if checked else Qt.CheckState.Checked
-            )
-            event.accept()
-            return
-        super().keyPressEvent(event)
 
 
 class DetectLanguagesDialog(QDialog):
@@ -48,7 +32,7 @@ class DetectLanguagesDialog(QDialog):
         )
         hint.setWordWrap(True)
         layout.addWidget(hint)
-        self.languages = TickList()
+        self.languages = QListWidget()
         self.offered = list(offered)
         self.tick(())
         layout.addWidget(self.languages)

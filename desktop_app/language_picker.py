@@ -98,7 +98,7 @@ class LanguagePicker(QObject):
             codes.append(self.code)
         for code in codes:
             box.addItem(label(code, self.among), code)
-        # last, so that stepping through the languages with the arrow keys never opens it
+        # last, so that stepping through the languages seldom lands on it
         box.insertSeparator(box.count())
         box.addItem("Detect among…", CHOOSE)
         box.setCurrentIndex(box.findData(self.code))
@@ -117,6 +117,8 @@ class LanguagePicker(QObject):
         )
         self.box.setEnabled(hears)
         self.box.setToolTip(self.tip if hears else NOT_HERE)
+        if not hears and self.dialog is not None:
+            self.dialog.reject()  # nothing to choose for this model
 
     def choose_among(self) -> DetectLanguagesDialog:
         """Detect among…: the list, shown without blocking; OK detects among the ticked."""
@@ -125,7 +127,8 @@ class LanguagePicker(QObject):
             offered = [code for code in OFFERED if code != AUTO]
             self.dialog = DetectLanguagesDialog(offered, self.box.window())
             self.dialog.chosen.connect(self.detect_among)
-        self.dialog.tick(self.among)
+        if not self.dialog.isVisible():  # open already: its unsaved ticks stay
+            self.dialog.tick(self.among)
         self.dialog.show()
         self.dialog.raise_()
         self.dialog.activateWindow()  # the keys go to its list at once
@@ -138,6 +141,10 @@ class LanguagePicker(QObject):
         self.settings.setValue(AMONG_KEY, ",".join(codes))
         self.box.setItemText(self.box.findData(AUTO), label(AUTO, self.among))
         self.tip = TIP.format(listened_for(AUTO, self.among))
+        if (
+            not self.box.isEnabled()
+        ):  # a model that hears the clip itself came meanwhile
+            return
         self.box.setToolTip(self.tip)
         self.code = ""  # so that choosing detection again is a change
         self._picked(self.box.findData(AUTO))

@@ -197,7 +197,11 @@ class Recognizer:
             # Longer than one window (audio.max_clip_s may allow it): faster-whisper's
             # own path reads the clip window by window instead of cutting it at 30 s.
             options = self.options
-            if self.language is None and self.detect_among:
+            if (
+                self.language is None
+                and self.detect_among
+                and self.whisper.model.is_multilingual
+            ):
                 *_, likeliest = self.whisper.detect_language(samples)
                 options = {**options, "language": self._among(likeliest)}
             found, info = self.whisper.transcribe(samples, **options)

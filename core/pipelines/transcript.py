@@ -89,6 +89,7 @@ def heard_turn(
     prepared = Prepared(heard=said.text, stage_ms=said.stage_ms, stats=said.stats)
     if options.ask_when_unsure and said.stats.get("doubt"):
         reply = asking_reply(said.text.strip(), said.stats.get("language"))
+        prepared.stats["asked"] = True  # the reply asks; nothing was generated
         prepared.pieces = [(reply, 0)]
         prepared.remember = False
         return prepared, None

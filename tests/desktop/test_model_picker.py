@@ -417,3 +417,24 @@ def test_detect_among_in_the_window_reaches_the_recogniser_and_space_ticks_not_t
     assert box.currentText() == "Detect: English, German"
     notes = [n.text() for n in bubbles(controller, NoteLabel)]
     assert "Listening for English or German" in notes, notes
+
+
+def test_a_hold_begun_in_the_window_ends_when_a_dialog_takes_the_keys(app, qtbot):
+    controller = app("embedded")
+    window = controller.window
+    window.activateWindow()
+    window.chat.setFocus()
+    qtbot.waitUntil(window.chat.hasFocus)
+    serial = controller.recorder.serial
+    QTest.keyPress(window.chat, Qt.Key.Key_Space)
+    assert controller.ptt.held and controller.recorder.serial == serial + 1
+    box = window.language_box
+    box.activated.emit(box.findData("choose"))  # the dialog comes up mid-hold
+    dialog = controller.languages.dialog
+    dialog.activateWindow()
+    dialog.languages.setFocus()
+    qtbot.waitUntil(dialog.languages.hasFocus)
+    QTest.keyRelease(dialog.languages, Qt.Key.Key_Space)
+    assert not controller.ptt.held  # the release still ends the recording
+    assert dialog.ticked() == []  # and ticks nothing
+    dialog.reject()

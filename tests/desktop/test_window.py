@@ -618,7 +618,11 @@ def test_a_misheard_question_asked_about_shows_why_not_a_speed():
             "total_ms": 408.2,
             "tokens_per_s": 0.0,  # the reply was not generated
             "generated_tokens": 0,
-            "timings": {"doubt": doubt, "recognised_while_recording": True},
+            "timings": {
+                "doubt": doubt,
+                "asked": True,
+                "recognised_while_recording": True,
+            },
         }
     )
     assert asked == [
@@ -627,6 +631,10 @@ def test_a_misheard_question_asked_about_shows_why_not_a_speed():
         f"asked, not answered: {doubt}",
         "heard while you spoke",
     ]
+    # answered regardless (embedded.misheard: answer), or cut before a word: a speed
+    answered = badges_for({"ttfc_ms": 5, "total_ms": 9, "tokens_per_s": 0.0,
+                           "timings": {"doubt": doubt}})  # fmt: skip
+    assert answered[2] == "0.0 tok/s"
 
 
 def test_export_with_nothing_said_yet_says_so(make_app, qtbot):

@@ -319,6 +319,7 @@ async def test_a_misheard_question_is_asked_about_not_answered(embedded):
             asked += 1
             assert reply["text"] == asking_reply(reply["heard"].strip())
             assert "prompt_tokens" not in timings  # nothing was asked of the chat model
+            assert timings["asked"] is True  # the window's badge says so
             assert engine.history == ()  # and nothing misheard is remembered
     engine.clear_history()
     assert asked >= 2, rows
@@ -378,15 +379,23 @@ async def test_detection_among_the_users_languages_hears_german_as_german(embedd
             samples, rate = speak_espeak(question, 130, voice)
             recognizer.transcribe(resample(samples, rate, 16000))
             heard.append(recognizer.heard_language)
+        recognizer.window = "full"  # faster-whisper's own path chooses among them too
+        samples, rate = speak_espeak(german[2][2], 130, german[2][0])
+        recognizer.transcribe(resample(samples, rate, 16000))
+        full_window = recognizer.heard_language
+        recognizer.window = "clip"
         english = []
         for question in ("What is the capital of France?", "What time is it?"):
             samples, rate = speak(question, voice=PIPER)
             text = recognizer.transcribe(resample(samples, rate, 16000))
             english.append((recognizer.heard_language, text))
     finally:
+        recognizer.window = "clip"
         engine.set_language("en", among=[])
     assert recognizer.detect_among == frozenset()
     assert heard.count("de") >= 2 and set(heard) <= {"en", "de"}, heard
+    # "Welche Sprache...": on the full window German 0.44, English under 0.1
+    assert full_window == "de"
     assert all(code == "en" for code, _ in english), english
 
 
