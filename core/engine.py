@@ -132,9 +132,9 @@ class StreamingEngine:
     ) -> bool:
         """Hear the next clips in ``language`` (a Whisper code; None or "auto": detect it on
         every clip, among the codes of ``among`` when given: empty is any language, None
-        keeps the last ones set, first ``embedded.auto_languages``). False when the model hears the
-        clip itself, so there is nothing to set; a code Whisper does not know is a
-        ValueError that lists what is accepted."""
+        keeps the last ones set, first ``embedded.auto_languages``). False when the model
+        hears the clip itself, so there is nothing to set; a code Whisper does not know is
+        a ValueError that lists what is accepted."""
         recognizer = self.pipeline.recognizer
         if recognizer is None:
             return False

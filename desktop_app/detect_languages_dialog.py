@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
-    QDialogButtonBox,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -16,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.languages import WHISPER_LANGUAGES
+from desktop_app.widgets.ok_cancel import ok_cancel
 
 
 class DetectLanguagesDialog(QDialog):
@@ -36,12 +36,7 @@ class DetectLanguagesDialog(QDialog):
         self.offered = list(offered)
         self.tick(())
         layout.addWidget(self.languages)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
+        layout.addWidget(ok_cancel(self))
         self.resize(320, 420)
 
     def tick(self, codes: Sequence[str]) -> None:

@@ -142,21 +142,21 @@ class LanguagePicker(QObject):
         self.box.setItemText(self.box.findData(AUTO), label(AUTO, self.among))
         self.tip = TIP.format(listened_for(AUTO, self.among))
         if (
-            not self.box.isEnabled()
-        ):  # a model that hears the clip itself came meanwhile
-            return
-        self.box.setToolTip(self.tip)
-        self.code = ""  # so that choosing detection again is a change
-        self._picked(self.box.findData(AUTO))
+            self.box.isEnabled()
+        ):  # else a model that hears the clip itself came meanwhile
+            self.box.setToolTip(self.tip)
+            self._hear(AUTO)
 
     def _picked(self, row: int) -> None:
         code = self.box.itemData(row)
         if code == CHOOSE:
             self.choose_among()
-            return
-        self.box.setCurrentIndex(row)
-        if code == self.code:
-            return
+        elif code != self.code:
+            self._hear(code)
+
+    def _hear(self, code: str) -> None:
+        """Listen for ``code`` from the next clip on: shown, remembered, applied, said."""
+        self.box.setCurrentIndex(self.box.findData(code))
         self.code = code
         self.settings.setValue(KEY, code)
         self.apply()

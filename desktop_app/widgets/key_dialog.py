@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.keys.global_hotkey import GRAB_HINT
+from desktop_app.widgets.ok_cancel import ok_cancel
 
 
 class KeyDialog(QDialog):
@@ -48,11 +49,7 @@ class KeyDialog(QDialog):
         self.system_wide_hint.setWordWrap(True)
         self.system_wide_hint.setStyleSheet("color: palette(placeholder-text);")
         layout.addWidget(self.system_wide_hint)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
+        buttons = ok_cancel(self)
         layout.addWidget(buttons)
         # Once the key is taken, Return confirms it (the editor would take Return as the
         # next key instead).
